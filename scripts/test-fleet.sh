@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# The containerized SSH test fleet: 6 sshd containers dev-01..dev-06 on
+# 127.0.0.1:2201..2206 (docker-compose.test.yml), user "tester", key-only.
+#
+#   scripts/test-fleet.sh up      # idempotent: engine, tools, image, key, containers, known_hosts
+#   scripts/test-fleet.sh status  # containers, health, SSH banners
+#   scripts/test-fleet.sh down    # remove containers and network
+#
+# Files it makes (repo-relative, git-ignored):
+#   .testfleet/id_ed25519{,.pub}  client key pair used by tests and inventory/testfleet.yml
+#   .testfleet/known_hosts        each container's real host key, "[127.0.0.1]:220N ssh-ed25519 ..."
+#   .env                          BASE_IMAGE=fleet-sshd-base:local on registry-less machines
+#
+# Environment: BASE_IMAGE (overrides the base image choice), READY_TIMEOUT (s, default 60).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."   # repo root, from any cwd
+
+COMPOSE_FILE=docker-compose.test.yml
+PROJECT=fleet-test
+HOSTS=(dev-01 dev-02 dev-03 dev-04 dev-05 dev-06)
+KEY=.testfleet/id_ed25519
+KNOWN_HOSTS=.testfleet/known_hosts
+READY_TIMEOUT=${READY_TIMEOUT:-60}
+
+log() { printf 'test-fleet: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+port_of() { printf '22%s' "${1#dev-}"; }   # dev-03 -> 2203
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else die "need root for: $*"
+    fi
+}
+
+# Install apt packages that are missing; apt-get update only when apt does not
+# know a package yet (fresh machine with empty lists).
+apt_install() {
+    local pkg need_update=0
+    for pkg in "$@"; do
+        apt-cache show "$pkg" >/dev/null 2>&1 || need_update=1
+    done
+    if [ "$need_update" -eq 1 ]; then as_root apt-get update; fi
+    log "apt-get install $*"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
+ensure_engine() {
+    if docker info >/dev/null 2>&1; then return; fi
+    command -v dockerd >/dev/null || apt_install docker.io
+    log "starting dockerd (log: /tmp/dockerd.log)"
+    # No systemd here: start the daemon by hand, as in docs/offline-images.md.
+    as_root sh -c '/usr/sbin/dockerd >/tmp/dockerd.log 2>&1 & echo $! >/tmp/dockerd.pid'
+    local deadline=$((SECONDS + 30))
+    until docker info >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$deadline" ] || die "dockerd did not come up; see /tmp/dockerd.log"
+        sleep 0.5
+    done
+}
+
+COMPOSE=()
+pick_compose() {
+    if docker compose version >/dev/null 2>&1; then
+        COMPOSE=(docker compose)
+    else
+        command -v docker-compose >/dev/null || apt_install docker-compose
+        COMPOSE=(docker-compose)
+    fi
+    COMPOSE+=(-p "$PROJECT" -f "$COMPOSE_FILE")
+}
+
+ensure_tools() {
+    command -v ssh-keygen >/dev/null || apt_install openssh-client
+}
+
+# Set .env's BASE_IMAGE line (compose reads .env next to the compose file).
+set_env_base_image() {
+    local value=$1 tmp
+    tmp=$(mktemp .env.XXXXXX)
+    if [ -f .env ]; then grep -v '^BASE_IMAGE=' .env >"$tmp" || true; fi
+    printf 'BASE_IMAGE=%s\n' "$value" >>"$tmp"
+    mv "$tmp" .env
+}
+
+ensure_base_image() {
+    if [ -n "${BASE_IMAGE:-}" ]; then
+        log "using BASE_IMAGE=$BASE_IMAGE from the environment"
+        return
+    fi
+    if docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
+        # The compose default; drop a stale override from .env if any.
+        if [ -f .env ] && grep -q '^BASE_IMAGE=' .env; then
+            local tmp; tmp=$(mktemp .env.XXXXXX)
+            grep -v '^BASE_IMAGE=' .env >"$tmp" || true
+            mv "$tmp" .env
+        fi
+        return
+    fi
+    if ! docker image inspect fleet-sshd-base:local >/dev/null 2>&1; then
+        command -v debootstrap >/dev/null || apt_install debootstrap
+        log "no debian:bookworm-slim here: building fleet-sshd-base:local (debootstrap, a few minutes)"
+        as_root tests/docker/make-offline-base.sh
+    fi
+    set_env_base_image fleet-sshd-base:local
+}
+
+ensure_key() {
+    mkdir -p .testfleet
+    chmod 0700 .testfleet
+    if [ ! -s "$KEY" ] || [ ! -s "$KEY.pub" ]; then
+        rm -f "$KEY" "$KEY.pub"
+        ssh-keygen -q -t ed25519 -N '' -C fleet-testfleet -f "$KEY"
+        log "made client key $KEY"
+    fi
+    chmod 0600 "$KEY"
+}
+
+export_pubkey() {
+    if [ -s "$KEY.pub" ]; then
+        TEST_SSH_PUBKEY=$(cat "$KEY.pub")
+    else
+        TEST_SSH_PUBKEY=none   # only for "down"/"status" before any "up"
+    fi
+    export TEST_SSH_PUBKEY
+}
+
+# True once 127.0.0.1:PORT sends an SSH banner (a bare TCP connect is not
+# enough: docker-proxy accepts connections before sshd listens).
+banner_ok() {
+    timeout 3 bash -c '
+        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        IFS= read -r -t 2 line <&3 || exit 1
+        exec 3<&-
+        [[ $line == SSH-* ]]' _ "$1" 2>/dev/null
+}
+
+wait_ready() {
+    local host port deadline=$((SECONDS + READY_TIMEOUT))
+    for host in "${HOSTS[@]}"; do
+        port=$(port_of "$host")
+        until banner_ok "$port"; do
+            [ "$SECONDS" -lt "$deadline" ] || die "$host (127.0.0.1:$port) sent no SSH banner in ${READY_TIMEOUT}s"
+            sleep 0.2
+        done
+    done
+}
+
+write_known_hosts() {
+    local host port keytype keydata tmp
+    tmp=$(mktemp "$KNOWN_HOSTS.XXXXXX")
+    for host in "${HOSTS[@]}"; do
+        port=$(port_of "$host")
+        read -r keytype keydata _ < <(docker exec "fleet-$host" cat /etc/ssh/ssh_host_ed25519_key.pub) \
+            || die "cannot read the host key of fleet-$host"
+        [ "$keytype" = ssh-ed25519 ] || die "fleet-$host: unexpected host key type $keytype"
+        printf '[127.0.0.1]:%s %s %s\n' "$port" "$keytype" "$keydata" >>"$tmp"
+    done
+    chmod 0644 "$tmp"
+    mv "$tmp" "$KNOWN_HOSTS"
+}
+
+cmd_up() {
+    local t0=$SECONDS
+    ensure_engine
+    ensure_tools
+    pick_compose
+    ensure_base_image
+    ensure_key
+    export_pubkey
+    "${COMPOSE[@]}" up -d --build
+    wait_ready
+    write_known_hosts
+    log "fleet up in $((SECONDS - t0))s: ${HOSTS[*]} on 127.0.0.1:2201-2206; key $KEY, known hosts $KNOWN_HOSTS"
+}
+
+cmd_down() {
+    docker info >/dev/null 2>&1 || die "docker engine not running"
+    pick_compose
+    export_pubkey
+    "${COMPOSE[@]}" down -v --remove-orphans
+    rm -f "$KNOWN_HOSTS"
+}
+
+cmd_status() {
+    docker info >/dev/null 2>&1 || die "docker engine not running"
+    local host port state rc=0
+    for host in "${HOSTS[@]}"; do
+        port=$(port_of "$host")
+        state=$(docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' \
+            "fleet-$host" 2>/dev/null) || state="missing"
+        if banner_ok "$port"; then
+            printf '%s 127.0.0.1:%s %s ssh=ok\n' "$host" "$port" "$state"
+        else
+            printf '%s 127.0.0.1:%s %s ssh=DOWN\n' "$host" "$port" "$state"
+            rc=1
+        fi
+    done
+    return "$rc"
+}
+
+case "${1:-}" in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
