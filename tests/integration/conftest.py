@@ -1,0 +1,55 @@
+"""Fixtures for tests against the containerized SSH test fleet.
+
+Every test under ``tests/integration`` gets the ``integration`` marker, needs
+the fleet (a missing fleet FAILS the run; it is never skipped) and starts from
+freshly seeded hosts (``reset_hosts``). The helpers live in
+``testfleet_helpers.py``; import them from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from testfleet_helpers import HOSTS, fleet_problems, reset_all_hosts
+
+FLEET_UP_HINT = "bring the test fleet up with: scripts/test-fleet.sh up"
+HERE: Path = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test collected from this folder with ``integration``."""
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def testfleet() -> list[str]:
+    """The running test fleet; returns HOSTS. Fails (never skips) if it is not up."""
+    problems = fleet_problems()
+    if problems:
+        pytest.fail(
+            "SSH test fleet is not ready:\n  " + "\n  ".join(problems) + f"\n{FLEET_UP_HINT}",
+            pytrace=False,
+        )
+    return HOSTS
+
+
+@pytest.fixture(autouse=True)
+def reset_hosts(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Before each integration test: every host running, answering SSH, on its
+    network, with fleet state wiped and TARGET seeded with SEED_FILES.
+
+    Runs (autouse) only for tests marked ``integration``; pulls in ``testfleet``.
+    """
+    if request.node.get_closest_marker("integration") is None:
+        yield
+        return
+    request.getfixturevalue("testfleet")
+    reset_all_hosts()
+    yield

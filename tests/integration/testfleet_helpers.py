@@ -1,0 +1,334 @@
+"""Helpers for tests against the containerized SSH test fleet.
+
+The fleet is 6 sshd containers, ``dev-01`` .. ``dev-06`` (containers
+``fleet-dev-01`` ..), on ``127.0.0.1:2201`` .. ``2206``, user ``tester`` with
+key-only login and passwordless sudo. Bring it up with
+``scripts/test-fleet.sh up``; ``inventory/testfleet.yml`` describes it.
+The fixtures (``testfleet``, ``reset_hosts``) are in this folder's conftest.py.
+
+Import the helpers from this module, not from ``conftest`` (with a conftest.py
+in tests/unit too, ``import conftest`` gets whichever was loaded last)::
+
+    from testfleet_helpers import HOSTS, manifest, run_fleet_json
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import pytest
+from docker.models.containers import Container
+
+REPO_ROOT: Path = Path(__file__).resolve().parents[2]
+"""The repository root (fleet commands run there)."""
+
+
+HOSTS: list[str] = ["dev-01", "dev-02", "dev-03", "dev-04", "dev-05", "dev-06"]
+"""Inventory names of the test hosts, in inventory order (dev-01 is the canary)."""
+
+PORTS: dict[str, int] = {host: 2200 + int(host.removeprefix("dev-")) for host in HOSTS}
+"""Published SSH port on 127.0.0.1 of each host: dev-01 -> 2201 ..."""
+
+SSH_HOST = "127.0.0.1"
+SSH_USER = "tester"
+NETWORK = "fleet-testnet"
+"""The compose network all test hosts are on (docker-compose.test.yml)."""
+
+INVENTORY: Path = REPO_ROOT / "inventory" / "testfleet.yml"
+CLIENT_KEY: Path = REPO_ROOT / ".testfleet" / "id_ed25519"
+KNOWN_HOSTS: Path = REPO_ROOT / ".testfleet" / "known_hosts"
+
+HOME = "/home/tester"
+TARGET = f"{HOME}/.claude/agents"
+"""The example playbook's target folder on every host."""
+STATE_DIR = f"{HOME}/.local/state/fleet"
+"""Where fleet keeps per-deployment state, backups and staging on a host."""
+
+SEED_FILES: dict[str, tuple[bytes, int]] = {
+    "my-notes.md": (b"my own notes, not fleet's\n", 0o644),
+    "custom/agent-x.md": (b"# agent x\nhand-made, private\n", 0o600),
+    "COMMON_WORKFLOW.md": (b"old workflow\n", 0o644),
+}
+"""Files ``reset_hosts`` puts in TARGET (relative path -> (content, mode)).
+
+``COMMON_WORKFLOW.md`` is the one the example release replaces; the others are
+unrelated and must never be touched by fleet.
+"""
+SEED_DIRS: dict[str, int] = {"custom/": 0o755}
+"""Sub-folders ``reset_hosts`` makes in TARGET (key with trailing "/" -> mode)."""
+
+
+# One root shell per host: kill what a test may have left running as tester
+# (e.g. a fake "claude" process for memory checks) but not sshd's own session
+# processes; give the home folder back its image owner and mode; wipe ~/.claude
+# and fleet's state; seed TARGET owned by tester.
+# $1 = TARGET, $2 = ~/.claude, $3 = STATE_DIR, $4 = HOME.
+_RESET_SCRIPT = """
+set -eu
+for pid in $(pgrep -u tester || true); do
+    [ "$(cat /proc/$pid/comm 2>/dev/null)" = sshd ] || kill -9 "$pid" 2>/dev/null || true
+done
+chown tester:tester "$4" && chmod 0755 "$4"
+for d in "$4/.local" "$4/.local/state"; do
+    if [ -d "$d" ]; then chown tester:tester "$d"; fi
+done
+rm -rf "$2" "$3"
+umask 022
+mkdir -p "$1/custom"
+printf 'my own notes, not fleet'"'"'s\\n' > "$1/my-notes.md"
+printf '# agent x\\nhand-made, private\\n' > "$1/custom/agent-x.md"
+chmod 0600 "$1/custom/agent-x.md"
+printf 'old workflow\\n' > "$1/COMMON_WORKFLOW.md"
+chown -R tester:tester "$2"
+"""
+
+_LEFTOVERS_SCRIPT = """
+for p in "$1"/*/lock "$1"/*/stage* "$2"/.fleet-stage*; do
+    if [ -e "$p" ] || [ -L "$p" ]; then printf '%s\\0' "$p"; fi
+done
+"""
+
+
+# --------------------------------------------------------------------------- docker
+
+
+@cache
+def _client() -> docker.DockerClient:
+    """One docker SDK client for the whole session."""
+    return docker.from_env()
+
+
+def container(name: str) -> Container:
+    """The docker container of test host ``name`` ("dev-03" or "fleet-dev-03")."""
+    cname = name if name.startswith("fleet-") else f"fleet-{name}"
+    return _client().containers.get(cname)
+
+
+def _exec(host: str, cmd: list[str], user: str = "root") -> tuple[int, bytes, bytes]:
+    """Run ``cmd`` (argv, no shell) in the container of ``host``: (exit code, stdout, stderr)."""
+    result = container(host).exec_run(cmd, user=user, demux=True)
+    stdout, stderr = result.output
+    return int(result.exit_code), stdout or b"", stderr or b""
+
+
+def docker_exec(host: str, cmd: list[str], user: str = "root") -> tuple[int, bytes]:
+    """Run ``cmd`` (argv, no shell) in the container of ``host`` as ``user``.
+
+    Returns (exit code, stdout followed by stderr). For a shell snippet pass
+    ``["sh", "-c", script, "sh", arg1, ...]``.
+    """
+    code, out, err = _exec(host, cmd, user=user)
+    return code, out + err
+
+
+def _sh(host: str, script: str, *args: str, user: str = "root") -> bytes:
+    """Run a shell snippet in ``host``; return stdout, raise if it fails."""
+    code, out, err = _exec(host, ["sh", "-c", script, "sh", *args], user=user)
+    if code != 0:
+        raise RuntimeError(
+            f"{host}: shell snippet failed ({code}): {err.decode(errors='replace')}\n{script}"
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- readiness
+
+
+def ssh_banner_ok(port: int, host: str = SSH_HOST, timeout: float = 2.0) -> bool:
+    """True if ``host:port`` sends an SSH banner (a TCP connect alone is not enough:
+    docker-proxy accepts connections before sshd listens)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            return sock.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def wait_for_ssh(port: int, host: str = SSH_HOST, timeout: float = 30.0) -> None:
+    """Poll ``host:port`` until it sends an SSH banner; TimeoutError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not ssh_banner_ok(port, host):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"sshd on {host}:{port} sent no banner in {timeout}s")
+        time.sleep(0.1)
+
+
+def fleet_problems() -> list[str]:
+    """What is wrong with the test fleet (empty list: all 6 hosts run and answer SSH)."""
+    problems: list[str] = []
+    try:
+        _client().ping()
+    except Exception as exc:
+        return [f"docker engine not reachable: {exc}"]
+    for host in HOSTS:
+        try:
+            state = container(host).status
+        except docker.errors.NotFound:
+            problems.append(f"container fleet-{host} does not exist")
+            continue
+        if state != "running":
+            problems.append(f"container fleet-{host} is {state}")
+        elif not ssh_banner_ok(PORTS[host]):
+            problems.append(f"{host}: no SSH banner on {SSH_HOST}:{PORTS[host]}")
+    for path in (CLIENT_KEY, KNOWN_HOSTS):
+        if not path.is_file():
+            problems.append(f"missing {path.relative_to(REPO_ROOT)}")
+    return problems
+
+
+def restore_host(host: str) -> None:
+    """Undo what a test did to a container itself: reconnect it to the fleet
+    network, unpause or start it, and wait until it answers SSH again."""
+    ctr = container(host)
+    ctr.reload()
+    networks = ctr.attrs["NetworkSettings"]["Networks"] or {}
+    if NETWORK not in networks:
+        _client().networks.get(NETWORK).connect(ctr, aliases=[host])
+    if ctr.status == "paused":
+        ctr.unpause()
+    elif ctr.status != "running":
+        ctr.start()
+    wait_for_ssh(PORTS[host])
+
+
+def reset_host(host: str) -> None:
+    """Put one host back in the known starting state.
+
+    The container runs and answers SSH; the home folder is tester's, mode 0755;
+    no fleet state (``~/.local/state/fleet``); ``~/.claude`` holds only TARGET,
+    owned by tester, with exactly SEED_FILES in it; no stray tester processes.
+    """
+    restore_host(host)
+    _sh(host, _RESET_SCRIPT, TARGET, f"{HOME}/.claude", STATE_DIR, HOME)
+
+
+def reset_all_hosts() -> None:
+    """``reset_host`` on all hosts, in parallel."""
+    with ThreadPoolExecutor(max_workers=len(HOSTS)) as pool:
+        list(pool.map(reset_host, HOSTS))
+
+
+# --------------------------------------------------------------------------- host state
+
+
+def seeded_manifest() -> dict[str, tuple[str, int]]:
+    """The ``manifest()`` of TARGET right after ``reset_hosts``."""
+    result: dict[str, tuple[str, int]] = {
+        rel: (hashlib.sha256(data).hexdigest(), mode) for rel, (data, mode) in SEED_FILES.items()
+    }
+    result.update({rel: ("", mode) for rel, mode in SEED_DIRS.items()})
+    return result
+
+
+def manifest(host: str, path: str = TARGET) -> dict[str, tuple[str, int]]:
+    """Exact content of folder ``path`` on ``host``.
+
+    Maps each relative path to ``(sha256 hex, mode & 0o7777)`` for regular
+    files, ``("", mode)`` for sub-folders (key with a trailing "/"), and
+    ``("symlink:" + link target, mode)`` for symlinks. The folder itself is not
+    listed. Read as root by streaming ``tar -C path -cf - .`` out of the
+    container, so any file name (spaces, quotes, newlines) comes through exactly.
+    Returns ``{}`` if the folder does not exist.
+    """
+    code, _, _ = _exec(host, ["test", "-d", path])
+    if code != 0:
+        return {}
+    code, out, err = _exec(host, ["tar", "-C", path, "-cf", "-", "."])
+    if code != 0:
+        raise RuntimeError(f"{host}: tar of {path} failed: {err.decode(errors='replace')}")
+    result: dict[str, tuple[str, int]] = {}
+    with tarfile.open(fileobj=io.BytesIO(out), mode="r:") as tar:
+        for member in tar.getmembers():
+            name = member.name.removeprefix("./")
+            if name in ("", "."):
+                continue
+            mode = member.mode & 0o7777
+            if member.isdir():
+                result[name.rstrip("/") + "/"] = ("", mode)
+            elif member.issym():
+                result[name] = ("symlink:" + member.linkname, mode)
+            elif member.isfile():
+                fobj = tar.extractfile(member)
+                assert fobj is not None
+                result[name] = (hashlib.sha256(fobj.read()).hexdigest(), mode)
+            else:
+                result[name] = (f"type:{member.type.decode()}", mode)
+    return result
+
+
+def read_file(host: str, path: str) -> bytes:
+    """Content of ``path`` on ``host`` (read as root)."""
+    code, out, err = _exec(host, ["cat", path])
+    if code != 0:
+        raise FileNotFoundError(f"{host}:{path}: {err.decode(errors='replace').strip()}")
+    return out
+
+
+def state_leftovers(host: str) -> list[str]:
+    """Paths on ``host`` of any fleet lock (``~/.local/state/fleet/*/lock``) and
+    staging (``~/.local/state/fleet/*/stage*``, ``~/.claude/.fleet-stage*``).
+
+    After any finished run (success, failure, rollback) this must be ``[]``.
+    """
+    out = _sh(host, _LEFTOVERS_SCRIPT, STATE_DIR, f"{HOME}/.claude")
+    return sorted(p.decode(errors="surrogateescape") for p in out.split(b"\0") if p)
+
+
+def ssh_connection_count(host: str) -> int:
+    """Number of SSH logins ``host`` has accepted since its container was created.
+
+    Counts sshd's ``Accepted publickey for`` lines in ``docker logs`` (LogLevel
+    VERBOSE). Banner probes and refused logins do not count. The count survives
+    stop/start of the container. Use differences: ``after - before``.
+    """
+    logs: bytes = container(host).logs(stdout=True, stderr=True)
+    return logs.count(b"Accepted publickey for ")
+
+
+# --------------------------------------------------------------------------- running fleet
+
+
+def run_fleet(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m fleet ARGS`` in the repo root; capture stdout and stderr as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "fleet", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_fleet_json(
+    *args: str, timeout: float = 300
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``run_fleet(*args, "--json")``; returns (completed process, parsed stdout).
+
+    Fails the test, showing stdout and stderr, if stdout is not one JSON object.
+    """
+    proc = run_fleet(*args, "--json", timeout=timeout)
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        pytest.fail(
+            f"fleet {' '.join(args)} --json: stdout is not JSON ({exc}); rc={proc.returncode}\n"
+            f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+        )
+    if not isinstance(data, dict):
+        pytest.fail(f"fleet {' '.join(args)} --json: stdout is not a JSON object: {data!r}")
+    return proc, data
