@@ -161,6 +161,17 @@ write_known_hosts() {
     mv "$tmp" "$KNOWN_HOSTS"
 }
 
+# compose "up" leaves paused containers paused (e.g. after an interrupted test).
+unpause_paused() {
+    local host
+    for host in "${HOSTS[@]}"; do
+        if [ "$(docker inspect -f '{{.State.Paused}}' "fleet-$host" 2>/dev/null)" = true ]; then
+            log "unpausing fleet-$host"
+            docker unpause "fleet-$host" >/dev/null
+        fi
+    done
+}
+
 cmd_up() {
     local t0=$SECONDS
     ensure_engine
@@ -169,6 +180,7 @@ cmd_up() {
     ensure_base_image
     ensure_key
     export_pubkey
+    unpause_paused
     "${COMPOSE[@]}" up -d --build
     wait_ready
     write_known_hosts
