@@ -1,0 +1,137 @@
+"""The commands as functions: rollout, check and rollback, each returning a RunResult.
+
+The CLI builds the inputs (all validation done, no host contacted yet) and
+presents the result; these functions do the work through a ``Connector``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from fleet.commands import CommandResult, Script
+from fleet.connections import Connections, Connector
+from fleet.errors import FleetError
+from fleet.events import EventSink, HostFinished, RunFinished, RunStarted
+from fleet.inventory import Host
+from fleet.orchestrator import run_fleet, wait_all
+from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult, in_order
+from fleet.pipeline import HostJob
+from fleet.plan import Plan
+from fleet.playbook import Playbook
+from fleet.release import Release
+from fleet.steps import probe, stage
+from fleet.steps.context import DeployContext
+
+
+def new_run_id() -> str:
+    """Return a time-sortable, unique run id like ``20261128T045224Z-3f9c1a``."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a command acts on: the playbook, its release, the selected hosts."""
+
+    playbook: Playbook
+    release: Release
+    hosts: tuple[Host, ...]
+
+    def context(self, run_id: str) -> DeployContext:
+        """The per-run context every step renders from."""
+        pb = self.playbook
+        return DeployContext(name=pb.name, target=pb.target, run_id=run_id,
+                             release=self.release, checks=pb.checks, keep=pb.backup.keep)
+
+
+def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *,
+            run_id: str, canary_only: bool = False) -> RunResult:
+    """Run the fleet sequence (canary, batches, halt, rollback) and return its result."""
+    start = time.monotonic()
+    pb = target.playbook
+    sink.emit(RunStarted(run_id, "rollout", pb.name, target.release.id,
+                         tuple(h.name for h in target.hosts),
+                         tuple(b.hosts for b in plan.batches)))
+    connections = Connections(connector)
+    job = HostJob(ctx=target.context(run_id), payload=stage.pack(target.release),
+                  get_transport=connections.get, sink=sink, stop=threading.Event(),
+                  timeout=pb.timeouts.command,
+                  roll_back_failed=plan.on_failure != "halt")
+    try:
+        run = run_fleet(plan, target.hosts, job, plan.halt_policy, on_failure=plan.on_failure,
+                        canary_only=canary_only)
+    finally:
+        connections.close_all()
+    duration = time.monotonic() - start
+    sink.emit(RunFinished(run_id, run.outcome.value, duration, run.rollback_duration))
+    extra: dict[str, object] = {}
+    if run.rollback_duration is not None:
+        extra["rollback_duration_s"] = round(run.rollback_duration, 3)
+    return RunResult(run_id, "rollout", pb.name, target.release.id, run.outcome,
+                     in_order(run.hosts, (h.name for h in target.hosts)), duration,
+                     run.halt_reason, extra)
+
+
+def check(target: Target, connector: Connector, sink: EventSink, *, run_id: str,
+          forks: int) -> RunResult:
+    """Report per host which files a rollout would create or replace; writes nothing."""
+    start = time.monotonic()
+    pb, release = target.playbook, target.release
+    sink.emit(RunStarted(run_id, "check", pb.name, release.id,
+                         tuple(h.name for h in target.hosts), ()))
+    script = probe.script(pb.name, pb.target, release)
+
+    def one(host: Host, started: float) -> HostOutcome:
+        state = probe.parse(_run(connector, host, script, pb.timeouts.command), host.name)
+        created = tuple(f.name for f, s in zip(release.files, state.files, strict=True)
+                        if s.state == "absent")
+        replaced = tuple(f.name for f, s in zip(release.files, state.files, strict=True)
+                         if s.state != "absent" and (s.sha256, s.mode) != (f.sha256, f.mode))
+        on_release = state.current is not None and state.current.release == release.id
+        status = HostStatus.UNCHANGED if on_release and not created and not replaced \
+            else HostStatus.WOULD_CHANGE
+        return HostOutcome(host.name, status, time.monotonic() - started,
+                           release=state.current.release if state.current else None,
+                           created=created, replaced=replaced,
+                           error=f"locked by run {state.lock}" if state.lock else None)
+
+    outcomes = parallel(target.hosts, one, forks, sink)
+    failed = any(o.status is HostStatus.FAILED for o in outcomes.values())
+    outcome = Outcome.HALTED if failed else Outcome.CHECKED
+    duration = time.monotonic() - start
+    sink.emit(RunFinished(run_id, outcome.value, duration))
+    return RunResult(run_id, "check", pb.name, release.id, outcome,
+                     in_order(outcomes, (h.name for h in target.hosts)), duration)
+
+
+def _run(connector: Connector, host: Host, script: Script, timeout: float) -> CommandResult:
+    transport = connector(host)
+    try:
+        return transport.run(script.command(), stdin=script.stdin, timeout=timeout, check=False)
+    finally:
+        transport.close()
+
+
+def parallel(hosts: Sequence[Host], one: Callable[[Host, float], HostOutcome], forks: int,
+             sink: EventSink) -> dict[str, HostOutcome]:
+    """Run ``one(host, start)`` on every host, ``forks`` at once; errors become ``failed``."""
+    results: dict[str, HostOutcome] = {}
+
+    def guarded(host: Host) -> HostOutcome:
+        start = time.monotonic()
+        try:
+            outcome = one(host, start)
+        except FleetError as exc:
+            outcome = HostOutcome(host.name, HostStatus.FAILED, time.monotonic() - start,
+                                  error=str(exc))
+        sink.emit(HostFinished(host.name, outcome.status.value, outcome.duration, outcome.error))
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
+        futures = [pool.submit(guarded, h) for h in hosts]
+        wait_all(futures, lambda o: results.__setitem__(o.name, o), lambda: None)
+    return results

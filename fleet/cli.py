@@ -1,0 +1,131 @@
+"""The command line: builds inputs (all validation before any host is contacted),
+runs a command, presents the result, maps it to DESIGN.md's exit codes.
+
+The only module that calls ``sys.exit``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import click
+from rich.console import Console
+
+from fleet.app import Target, check, new_run_id, rollout
+from fleet.connections import connect
+from fleet.errors import ConfigError, FleetError
+from fleet.events import Broadcast, EventSink
+from fleet.inventory import load_inventory, select_hosts
+from fleet.journal import Journal
+from fleet.outcome import RunResult
+from fleet.plan import build_plan
+from fleet.playbook import Playbook, load_playbook
+from fleet.release import build_release
+from fleet.report import LiveReport, summary
+from fleet.undo import rollback_fleet
+
+RUNS_DIR = Path(".fleet") / "runs"
+EXIT_BAD_INPUT = 2
+_T = TypeVar("_T")
+
+
+def _common(fn: Callable[..., None]) -> Callable[..., None]:
+    """The options every command takes: inventories, --limit, --json."""
+    fn = click.option("--json", "as_json", is_flag=True,
+                      help="Print one JSON result object on stdout; human output on stderr.")(fn)
+    fn = click.option("--limit", "-l", default=None, metavar="PATTERN",
+                      help="Ansible host pattern: names, groups, globs, a:b, !x, &g.")(fn)
+    fn = click.option("-i", "--inventory", "inventories", multiple=True, required=True,
+                      type=click.Path(path_type=Path), envvar="FLEET_INVENTORY",
+                      help="Inventory file (repeatable; env FLEET_INVENTORY).")(fn)
+    return click.argument("playbook", type=click.Path(path_type=Path))(fn)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fleet")
+def main() -> None:
+    """fleet: roll files out to many machines over SSH, safely."""
+
+
+@main.command("rollout")
+@_common
+@click.option("--canary-only", is_flag=True, help="Stop after the canaries pass; leave them on.")
+@click.option("--check", "dry_run", is_flag=True,
+              help="Show per host what would change; touch nothing.")
+def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
+                canary_only: bool, dry_run: bool) -> None:
+    """Canary first, then batches; on a failure halt and roll back every touched host."""
+    target, pb = _load(playbook, inventories, limit)
+    plan = _guard(lambda: build_plan([h.name for h in target.hosts], pb.strategy,
+                                     playbook_file=str(playbook)))
+    connector = partial(connect, timeout=pb.timeouts.connect)
+    run_id = new_run_id()
+    if dry_run:
+        _finish(run_id, as_json, lambda sink: check(target, connector, sink, run_id=run_id,
+                                                     forks=pb.strategy.forks))
+    else:
+        _finish(run_id, as_json, lambda sink: rollout(target, plan, connector, sink,
+                                                       run_id=run_id, canary_only=canary_only))
+
+
+@main.command("rollback")
+@_common
+@click.option("--to", "to", default=None, metavar="RELEASE",
+              help="Walk each host back until it is on this release.")
+@click.option("--force", is_flag=True,
+              help="Roll back even files changed by hand since the rollout (drift).")
+def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
+                 to: str | None, force: bool) -> None:
+    """Undo the newest release on the selected hosts, from the backups on the hosts."""
+    target, pb = _load(playbook, inventories, limit, need_release=False)
+    connector = partial(connect, timeout=pb.timeouts.connect)
+    run_id = new_run_id()
+    _finish(run_id, as_json, lambda sink: rollback_fleet(
+        pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=to, force=force,
+        forks=pb.strategy.forks, timeout=pb.timeouts.command))
+
+
+def _load(playbook: Path, inventories: Sequence[Path], limit: str | None, *,
+          need_release: bool = True) -> tuple[Target, Playbook]:
+    """Load and validate everything; exit 2 with one line on bad input."""
+    inventory = _guard(lambda: load_inventory(list(inventories)))
+    hosts = _guard(lambda: select_hosts(inventory, limit))
+    pb = _guard(lambda: load_playbook(playbook))
+    release = _guard(lambda: build_release(pb))
+    del need_release  # a rollback still validates the playbook's files: one rule for both
+    return Target(pb, release, hosts), pb
+
+
+def _guard(load: Callable[[], _T]) -> _T:
+    try:
+        return load()
+    except ConfigError as exc:
+        Console(stderr=True, highlight=False).print(f"fleet: error: {exc.render()}",
+                                                    markup=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _finish(run_id: str, as_json: bool, work: Callable[[EventSink], RunResult]) -> None:
+    """Run ``work`` with the live report and the run log; print the result; exit."""
+    console = Console(stderr=True, highlight=False)
+    journal = Journal(RUNS_DIR, run_id)
+    live = LiveReport(console)
+    try:
+        result = work(Broadcast([journal, live]))
+    except FleetError as exc:  # pragma: no cover - the engine turns failures into outcomes
+        live.stop()
+        console.print(f"fleet: error: {exc}", markup=False)
+        sys.exit(1)
+    finally:
+        live.stop()
+        journal.close()
+    summary(result, console, str(journal.path))
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    sys.exit(result.outcome.exit_code)

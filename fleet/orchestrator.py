@@ -1,0 +1,160 @@
+"""Runs a plan across the fleet: canary alone, then batches, halt, fleet-wide rollback.
+
+Every rule about when to stop lives in :mod:`fleet.halt`; every step of a host
+lives in :mod:`fleet.pipeline`. This module only schedules and collects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+
+from fleet.errors import FleetError
+from fleet.events import (
+    BatchStarted,
+    Halted,
+    HostFinished,
+    RollbackStarted,
+    StepFinished,
+    StepStarted,
+)
+from fleet.halt import Halt, HaltPolicy
+from fleet.inventory import Host
+from fleet.outcome import HostOutcome, HostStatus, Outcome
+from fleet.pipeline import HostJob, run_host
+from fleet.plan import Plan
+from fleet.steps import rollback
+from fleet.transport.base import Transport
+
+
+@dataclass(frozen=True)
+class FleetRun:
+    """The outcome of the fleet sequence, before it becomes a RunResult."""
+
+    outcome: Outcome
+    hosts: dict[str, HostOutcome]
+    halt_reason: str | None
+    rollback_duration: float | None
+
+
+def wait_all(futures: Iterable[Future[HostOutcome]], on_done: Callable[[HostOutcome], None],
+             on_interrupt: Callable[[], None]) -> None:
+    """Wait for every future, calling ``on_done`` per result; Ctrl-C calls ``on_interrupt``
+    and keeps waiting (hosts in flight stop at their next step boundary)."""
+    pending = set(futures)
+    while pending:
+        try:
+            for future in as_completed(pending):
+                pending.discard(future)
+                on_done(future.result())
+        except KeyboardInterrupt:
+            on_interrupt()
+
+
+def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolicy, *,
+              on_failure: str, canary_only: bool) -> FleetRun:
+    """Run the plan; on a halt roll back what ``on_failure`` says, in parallel.
+
+    ``job.stop`` is set when the run halts (a failure past the policy, or Ctrl-C).
+    """
+    by_name = {h.name: h for h in hosts}
+    outcomes: dict[str, HostOutcome] = {}
+    halt_reason: list[str] = []
+    canary_failed = False
+
+    def halt(reason: str) -> None:
+        if not halt_reason:
+            halt_reason.append(reason)
+            job.stop.set()
+            job.sink.emit(Halted(reason))
+
+    for batch in plan.batches:
+        if job.stop.is_set():
+            for name in batch.hosts:
+                outcomes[name] = HostOutcome(name, HostStatus.SKIPPED)
+            continue
+        job.sink.emit(BatchStarted(batch.index, batch.hosts, batch.canary))
+
+        def done(outcome: HostOutcome, canary: bool = batch.canary) -> None:
+            nonlocal canary_failed
+            outcomes[outcome.name] = outcome
+            if outcome.status in (HostStatus.FAILED, HostStatus.ROLLED_BACK,
+                                  HostStatus.ROLLBACK_FAILED):
+                canary_failed = canary_failed or canary
+                failed = sum(1 for o in outcomes.values() if o.status in (
+                    HostStatus.FAILED, HostStatus.ROLLED_BACK, HostStatus.ROLLBACK_FAILED))
+                decision = policy.decide(failed, canary_failed)
+                if isinstance(decision, Halt):
+                    halt(f"{outcome.name} failed: {outcome.error} — {decision.reason}")
+
+        with ThreadPoolExecutor(max_workers=max(1, min(plan.forks, len(batch.hosts)))) as pool:
+            futures = [pool.submit(run_host, by_name[name], job) for name in batch.hosts]
+            wait_all(futures, done, lambda: halt("interrupted by the operator (Ctrl-C)"))
+        if batch.canary and canary_only and not job.stop.is_set():
+            for later in plan.batches[batch.index + 1:]:
+                for name in later.hosts:
+                    outcomes[name] = HostOutcome(name, HostStatus.SKIPPED)
+            break
+
+    rollback_duration = None
+    if halt_reason:
+        undo = [o for o in outcomes.values() if o.status is HostStatus.INTERRUPTED
+                or (on_failure == "rollback_all" and o.status is HostStatus.DEPLOYED)]
+        if undo:
+            start = time.monotonic()
+            outcomes.update(roll_back_hosts(undo, by_name, job, reason=halt_reason[0]))
+            rollback_duration = time.monotonic() - start
+    return FleetRun(_outcome(outcomes, bool(halt_reason), canary_only), outcomes,
+                    halt_reason[0] if halt_reason else None, rollback_duration)
+
+
+def roll_back_hosts(undo: Sequence[HostOutcome], by_name: dict[str, Host], job: HostJob, *,
+                    reason: str) -> dict[str, HostOutcome]:
+    """Roll back this run's changes on ``undo`` hosts in parallel (over their open connections)."""
+    job.sink.emit(RollbackStarted(tuple(o.name for o in undo)))
+    ctx = job.ctx
+    results: dict[str, HostOutcome] = {}
+
+    def one(outcome: HostOutcome) -> HostOutcome:
+        host = by_name[outcome.name]
+        start = time.monotonic()
+        job.sink.emit(StepStarted(host.name, "rollback"))
+        try:
+            transport: Transport = job.get_transport(host)
+            result = transport.run(rollback.script(ctx.name, ctx.target, ctx.run_id, ctx.run_id,
+                                                   force=True).command(),
+                                   timeout=job.timeout, check=False)
+            rollback.parse(result, host.name)
+        except FleetError as exc:
+            took = time.monotonic() - start
+            job.sink.emit(StepFinished(host.name, "rollback", False, took, error=str(exc)))
+            job.sink.emit(HostFinished(host.name, HostStatus.ROLLBACK_FAILED.value, took, str(exc)))
+            return replace(outcome, status=HostStatus.ROLLBACK_FAILED,
+                           error=f"rollback failed: {exc}")
+        took = time.monotonic() - start
+        job.sink.emit(StepFinished(host.name, "rollback", True, took))
+        job.sink.emit(HostFinished(host.name, HostStatus.ROLLED_BACK.value, took,
+                                   outcome.error or f"rolled back: {reason}"))
+        return replace(outcome, status=HostStatus.ROLLED_BACK,
+                       error=outcome.error or "rolled back: the run halted")
+
+    with ThreadPoolExecutor(max_workers=max(1, len(undo))) as pool:
+        futures = [pool.submit(one, o) for o in undo]
+        wait_all(futures, lambda o: results.__setitem__(o.name, o), lambda: None)
+    return results
+
+
+def _outcome(outcomes: dict[str, HostOutcome], halted: bool, canary_only: bool) -> Outcome:
+    """Name the run's outcome from where its hosts ended up."""
+    statuses = {o.status for o in outcomes.values()}
+    if HostStatus.ROLLBACK_FAILED in statuses:
+        return Outcome.ROLLBACK_INCOMPLETE
+    if halted:
+        left_changed = HostStatus.DEPLOYED in statuses or any(
+            o.touched for o in outcomes.values() if o.status is HostStatus.FAILED)
+        return Outcome.HALTED if left_changed else Outcome.ROLLED_BACK
+    if statuses & {HostStatus.FAILED, HostStatus.ROLLED_BACK}:
+        return Outcome.PARTIAL
+    return Outcome.CANARY_ONLY if canary_only else Outcome.SUCCESS

@@ -1,0 +1,166 @@
+"""The per-host state machine: connect → prepare → stage → activate+validate → commit.
+
+After the host is touched (lock and backup taken), any failure rolls the host
+back on the spot (unless ``on_failure: halt``), so a failed host is always
+either as before or, with ``halt``, left for a person with its backup intact.
+Between round trips the host checks ``stop``: when the run halts, hosts in
+flight stop at the next step boundary.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from fleet.commands import CommandResult, Script
+from fleet.errors import FleetError, RollbackFailed, TransportError
+from fleet.events import EventSink, HostFinished, StepFinished, StepStarted
+from fleet.inventory import Host
+from fleet.outcome import HostOutcome, HostStatus
+from fleet.steps import activate, commit, prepare, rollback, stage
+from fleet.steps.context import DeployContext
+from fleet.transport.base import Transport
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class HostJob:
+    """What one host's pipeline needs besides the host itself."""
+
+    ctx: DeployContext
+    payload: bytes
+    get_transport: Callable[[Host], Transport]
+    sink: EventSink
+    stop: threading.Event
+    timeout: float
+    roll_back_failed: bool = True
+
+
+class _Stopped(Exception):
+    """The run halted; this host stops at a step boundary."""
+
+
+class _Runner:
+    """Runs steps for one host and emits their events."""
+
+    def __init__(self, host: Host, job: HostJob) -> None:
+        self.host = host
+        self.job = job
+        self.transport: Transport | None = None
+
+    def step(self, name: str, action: Callable[[], T], detail: Callable[[T], str] | None = None
+             ) -> T:
+        self.job.sink.emit(StepStarted(self.host.name, name))
+        start = time.monotonic()
+        try:
+            value = action()
+        except FleetError as exc:
+            self.job.sink.emit(StepFinished(self.host.name, name, False,
+                                            time.monotonic() - start, error=_message(exc)))
+            raise
+        self.job.sink.emit(StepFinished(self.host.name, name, True, time.monotonic() - start,
+                                        detail=detail(value) if detail else None))
+        return value
+
+    def send(self, script: Script) -> CommandResult:
+        assert self.transport is not None
+        return self.transport.run(script.command(), stdin=script.stdin,
+                                  timeout=self.job.timeout, check=False)
+
+    def boundary(self) -> None:
+        if self.job.stop.is_set():
+            raise _Stopped
+
+
+def run_host(host: Host, job: HostJob) -> HostOutcome:
+    """Deploy the release to one host; never raises a FleetError (it becomes the outcome)."""
+    start = time.monotonic()
+    runner = _Runner(host, job)
+    ctx = job.ctx
+    touched = False
+    prepared: prepare.Prepared | None = None
+    try:
+        runner.boundary()
+        runner.transport = runner.step("connect", lambda: job.get_transport(host))
+        prepared = runner.step("prepare", lambda: prepare.parse(
+            runner.send(prepare.script(ctx)), ctx, host.name), _describe_prepared)
+        if isinstance(prepared, prepare.Unchanged):
+            return _finish(job, host, start, HostStatus.UNCHANGED, release=ctx.release.id)
+        if isinstance(prepared, prepare.Locked):
+            raise FleetError(f"the deployment is locked by run {prepared.holder}; "
+                             "wait for it to finish, or run `fleet recover` if it died")
+        touched = True
+        runner.boundary()
+        runner.step("stage", lambda: stage.parse(
+            runner.send(stage.script(ctx, job.payload)), ctx, host.name))
+        runner.boundary()
+        runner.step("activate", lambda: activate.parse(
+            runner.send(activate.script(ctx)), ctx, host.name),
+            lambda outcomes: f"{len(outcomes)} checks passed")
+        runner.step("commit", lambda: commit.parse(runner.send(commit.script(ctx)), ctx, host.name))
+        return _finish(job, host, start, HostStatus.DEPLOYED, release=ctx.release.id,
+                       prepared=prepared, touched=True)
+    except _Stopped:
+        status = HostStatus.INTERRUPTED if touched else HostStatus.SKIPPED
+        return _finish(job, host, start, status, touched=touched, prepared=prepared,
+                       error="stopped: the run halted" if touched else None)
+    except FleetError as exc:
+        failed_step = getattr(exc, "step", None)
+        if not touched:
+            return _finish(job, host, start, HostStatus.FAILED, error=_message(exc),
+                           failed_step=failed_step or "connect")
+        if not job.roll_back_failed:
+            return _finish(job, host, start, HostStatus.FAILED, error=_message(exc),
+                           touched=True, prepared=prepared, failed_step=failed_step)
+        status, error = _undo_after_failure(runner, _message(exc))
+        return _finish(job, host, start, status, error=error, touched=True, prepared=prepared,
+                       failed_step=failed_step)
+
+
+def _undo_after_failure(runner: _Runner, cause: str) -> tuple[HostStatus, str]:
+    """Roll the host back right after its own failure (force: the files are ours)."""
+    ctx = runner.job.ctx
+    try:
+        runner.step("rollback", lambda: rollback.parse(runner.send(rollback.script(
+            ctx.name, ctx.target, ctx.run_id, ctx.run_id, force=True)), runner.host.name))
+    except (RollbackFailed, TransportError) as exc:
+        return HostStatus.ROLLBACK_FAILED, f"{cause}; then rollback failed: {_message(exc)}"
+    return HostStatus.ROLLED_BACK, cause
+
+
+def _finish(job: HostJob, host: Host, start: float, status: HostStatus, *,
+            error: str | None = None, touched: bool = False, release: str | None = None,
+            prepared: prepare.Prepared | None = None, failed_step: str | None = None,
+            ) -> HostOutcome:
+    duration = time.monotonic() - start
+    ready = prepared if isinstance(prepared, prepare.Ready) else None
+    outcome = HostOutcome(
+        name=host.name, status=status, duration=duration, error=error, touched=touched,
+        release=release, created=ready.created if ready else (),
+        replaced=ready.replaced if ready else (), failed_step=failed_step,
+    )
+    if status is not HostStatus.INTERRUPTED:
+        job.sink.emit(HostFinished(host.name, status.value, duration, error))
+    return outcome
+
+
+def _describe_prepared(value: prepare.Prepared) -> str:
+    if isinstance(value, prepare.Ready):
+        return f"backed up; {len(value.replaced)} to replace, {len(value.created)} to create"
+    if isinstance(value, prepare.Unchanged):
+        return "already on the release"
+    return f"locked by {value.holder}"
+
+
+def _message(exc: BaseException) -> str:
+    """The human part of a fleet error, without the host prefix the table already shows."""
+    for attr in ("message",):
+        text = getattr(exc, attr, None)
+        if isinstance(text, str):
+            step = getattr(exc, "step", None)
+            return f"{step}: {text}" if step else text
+    return str(exc)

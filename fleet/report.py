@@ -1,0 +1,168 @@
+"""What a person sees: live progress while a run goes, then a summary table.
+
+Built only from events and the final RunResult. Writes to stderr, so
+``--json`` keeps stdout for the machine.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from fleet.events import (
+    BatchStarted,
+    Event,
+    Halted,
+    HostFinished,
+    RollbackStarted,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
+from fleet.outcome import RunResult
+
+_STYLE = {
+    "deployed": "green", "unchanged": "cyan", "rolled_back": "yellow", "skipped": "dim",
+    "failed": "bold red", "rollback_failed": "bold red", "would_change": "magenta",
+    "not_deployed": "dim", "success": "bold green", "checked": "bold cyan",
+    "canary_only": "bold green", "halted": "bold red", "rolled_back_run": "bold yellow",
+    "rollback_incomplete": "bold red", "partial": "bold yellow",
+}
+
+
+@dataclass
+class _Row:
+    batch: str
+    state: str = "waiting"
+    style: str = "dim"
+    duration: float | None = None
+    error: str = ""
+
+
+class LiveReport:
+    """An EventSink that shows each host's current step (a live table on a terminal,
+    one line per finished step otherwise)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._rows: dict[str, _Row] = {}
+        self._banner: list[Text] = []
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+
+    def emit(self, event: Event) -> None:
+        """Update the view with one event."""
+        with self._lock:
+            self._apply(event)
+            if self._live is not None:
+                self._live.update(self._render())
+
+    def _apply(self, event: Event) -> None:
+        match event:
+            case RunStarted():
+                self._start(event)
+            case BatchStarted():
+                label = "canary" if event.canary else f"batch {event.index}"
+                self._say(f"── {label}: {', '.join(event.hosts)}", "bold")
+                for name in event.hosts:
+                    self._set(name, "queued", "white")
+            case StepStarted():
+                self._set(event.host, f"{event.step}…", "blue")
+            case StepFinished() if not event.ok:
+                self._set(event.host, f"{event.step} failed", "red", error=event.error or "")
+                self._line(f"   {event.host}: {event.step} failed: {event.error}", "red")
+            case StepFinished():
+                if self._live is None and event.step in ("commit", "rollback", "probe"):
+                    self._line(f"   {event.host}: {event.step} ok ({event.duration:.2f}s)"
+                               + (f" {event.detail}" if event.detail else ""), "dim")
+            case HostFinished():
+                self._set(event.host, event.status, _STYLE.get(event.status, ""),
+                          duration=event.duration, error=event.error or "")
+                self._line(f"   {event.host}: {event.status} ({event.duration:.2f}s)"
+                           + (f" — {event.error}" if event.error else ""),
+                           _STYLE.get(event.status, ""))
+            case Halted():
+                self._say(f"!! halted: {event.reason}", "bold red")
+            case RollbackStarted():
+                if event.hosts:
+                    self._say(f"<< rolling back {len(event.hosts)} host(s) in parallel: "
+                              f"{', '.join(event.hosts)}", "bold yellow")
+            case RunFinished():
+                self.stop()
+
+    def _start(self, event: RunStarted) -> None:
+        labels = {h: ("canary" if i == 0 and len(event.batches) > 1 else str(i))
+                  for i, b in enumerate(event.batches) for h in b}
+        self._rows = {h: _Row(labels.get(h, "-")) for h in event.hosts}
+        release = f" release {event.release}" if event.release else ""
+        self._say(f"fleet {event.command} {event.playbook}{release} — run {event.run_id}, "
+                  f"{len(event.hosts)} host(s)", "bold")
+        if self.console.is_terminal and self._live is None:
+            self._live = Live(self._render(), console=self.console, refresh_per_second=8,
+                              transient=True)
+            self._live.start()
+
+    def _set(self, host: str, state: str, style: str, *, duration: float | None = None,
+             error: str = "") -> None:
+        row = self._rows.setdefault(host, _Row("-"))
+        row.state, row.style = state, style
+        if duration is not None:
+            row.duration = duration
+        if error:
+            row.error = error
+
+    def _say(self, text: str, style: str) -> None:
+        self._banner.append(Text(text, style=style))
+        self._line(text, style)
+
+    def _line(self, text: str, style: str) -> None:
+        if self._live is None:
+            self.console.print(Text(text, style=style))
+
+    def _render(self) -> Group:
+        table = Table(show_edge=False, pad_edge=False, box=None)
+        for column in ("host", "batch", "step / status", "time", "error"):
+            table.add_column(column)
+        for name, row in self._rows.items():
+            table.add_row(name, row.batch, Text(row.state, style=row.style),
+                          "" if row.duration is None else f"{row.duration:.2f}s",
+                          Text(row.error[:80], style="red"))
+        return Group(*self._banner[-4:], table)
+
+    def stop(self) -> None:
+        """Stop the live display (idempotent)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+def summary(result: RunResult, console: Console, journal: str | None) -> None:
+    """Print the final per-host table and the outcome lines."""
+    table = Table(title=f"{result.command} {result.playbook} — run {result.run_id}")
+    for column in ("host", "status", "release", "duration", "error"):
+        table.add_column(column, overflow="fold")
+    for host in result.hosts:
+        table.add_row(host.name, Text(host.status.value, style=_STYLE.get(host.status.value, "")),
+                      host.release or "-", f"{host.duration:.2f}s", host.error or "")
+    console.print(table)
+    style = _STYLE.get(result.outcome.value, "")
+    line = f"outcome: {result.outcome.value} (exit {result.outcome.exit_code}) in " \
+           f"{result.duration:.2f}s"
+    console.print(Text(line, style=style))
+    if result.halt_reason:
+        console.print(Text(f"halt reason: {result.halt_reason}", style="red"))
+    rollback_s = result.extra.get("rollback_duration_s")
+    if isinstance(rollback_s, float | int):
+        console.print(f"fleet-wide rollback took {rollback_s:.2f}s")
+    if result.outcome.value == "rollback_incomplete":
+        need = [h.name for h in result.hosts if h.status.value == "rollback_failed"]
+        console.print(Text(f"needs a person: {', '.join(need)} — fix the host, then run "
+                           "`fleet rollback` again", style="bold red"))
+    if journal:
+        console.print(f"run log: {journal}", style="dim")

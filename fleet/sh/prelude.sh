@@ -1,0 +1,34 @@
+# fleet remote prelude: POSIX sh + coreutils (GNU or BSD), no Python.
+# Protocol: stdout carries one fact per line ("WORD args…"); "ERR kind [index]"
+# reports a failure the controller turns into a message. Names of files never
+# appear on stdout (they may hold newlines); files are referred to by index.
+set -u
+umask 022
+LC_ALL=C
+export LC_ALL
+S="$HOME/.local/state/fleet/$NAME"
+case $TARGET in
+  "~/"*) T="$HOME/${TARGET#"~/"}" ;;
+  *) T=$TARGET ;;
+esac
+if command -v sha256sum >/dev/null 2>&1; then SHA=sha256sum; else SHA="shasum -a 256"; fi
+say() { printf '%s\n' "$*"; }
+fsha() { _r=$($SHA < "$1" 2>/dev/null) || return 1; printf '%s' "${_r%% *}"; }
+fmode() { stat -c %a "$1" 2>/dev/null || stat -f %Lp "$1"; }
+fdev() { stat -c %d "$1" 2>/dev/null || stat -f %d "$1"; }
+getf() { eval "f=\$F_$1 h=\$H_$1 m=\$M_$1"; }
+# name files end in "/" so that $(cat) keeps trailing newlines of a name
+readname() { _n=$(cat "$1"; printf x); _n=${_n%x}; n=${_n%/}; }
+lockholder() { _h=$(cat "$S/lock/run" 2>/dev/null) || _h=unknown; printf '%s' "${_h:-unknown}"; }
+have_lock() { [ -d "$S/lock" ] && [ "$(lockholder)" = "$RUN" ]; }
+# Where a run stages files: on the target's filesystem (so mv is an atomic
+# rename) but never inside the target.
+stagedir() {
+  _p=$T
+  while [ ! -d "$_p" ]; do _p=$(dirname "$_p"); done
+  mkdir -p "$S" || return 1
+  if [ "$(fdev "$_p")" = "$(fdev "$S")" ]; then G="$S/stage-$1"
+  else G="$(dirname "$T")/.fleet-stage-$NAME-$1"; fi
+}
+# Recorded timestamps, UTC.
+now() { date -u +%Y-%m-%dT%H:%M:%SZ; }

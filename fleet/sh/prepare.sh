@@ -1,0 +1,69 @@
+# prepare = preflight + backup. Unchanged hosts answer in this one round trip.
+if [ -f "$S/current" ]; then
+  { read -r crel; read -r crun; read -r ctime; } < "$S/current"
+  if [ "$crel" = "$RELEASE" ]; then
+    same=1
+    i=0
+    while [ "$i" -lt "$N" ]; do
+      getf "$i"
+      if [ -L "$T/$f" ] || [ ! -f "$T/$f" ] || [ "$(fsha "$T/$f")" != "$h" ] \
+          || [ "$(fmode "$T/$f")" != "$m" ]; then same=0; break; fi
+      i=$((i + 1))
+    done
+    if [ "$same" = 1 ]; then say "UNCHANGED $crun"; exit 0; fi
+  fi
+fi
+mkdir -p "$S/backups" 2>/dev/null || { say "ERR state-dir"; exit 1; }
+if ! mkdir "$S/lock" 2>/dev/null; then say "LOCKED $(lockholder)"; exit 1; fi
+printf '%s\n' "$RUN" > "$S/lock/run"
+B="$S/backups/$RUN"
+abort() { rm -rf "$B" "$S/lock"; say "ERR $*"; exit 1; }
+say "STEP preflight"
+[ -L "$T" ] && abort target-link
+[ -e "$T" ] && [ ! -d "$T" ] && abort target-not-dir
+_p=$T
+while [ ! -d "$_p" ]; do _p=$(dirname "$_p"); done
+[ -w "$_p" ] || abort target-perm
+avail=$(df -Pk "$_p" | awk 'NR==2 {print $4}')
+[ "${avail:-0}" -ge "$NEED_KB" ] || abort space "${avail:-0}" "$NEED_KB"
+avail=$(df -Pk "$S" | awk 'NR==2 {print $4}')
+[ "${avail:-0}" -ge "$NEED_KB" ] || abort space "${avail:-0}" "$NEED_KB"
+mkdir "$B" "$B/e" || abort state-dir
+printf '%s\n' "$RELEASE" > "$B/release" || abort state-dir
+if [ -f "$S/current" ]; then cp "$S/current" "$B/prev" || abort state-dir; fi
+# Record what does not exist yet, so rollback removes exactly what we make.
+k=0
+_p=$T
+while [ ! -e "$_p" ]; do printf '%s/' "$_p" > "$B/tdir.$k"; k=$((k + 1)); _p=$(dirname "$_p"); done
+j=0
+while [ "$j" -lt "$ND" ]; do
+  eval "d=\$D_$j"
+  if [ -L "$T/$d" ]; then abort dir-link "$j"
+  elif [ ! -e "$T/$d" ]; then printf '%s/' "$d" > "$B/d.$(printf '%06d' "$j")"
+  elif [ ! -d "$T/$d" ]; then abort dir-not-dir "$j"; fi
+  j=$((j + 1))
+done
+say "STEP backup"
+i=0
+while [ "$i" -lt "$N" ]; do
+  getf "$i"
+  e="$B/e/$i"
+  mkdir "$e" || abort state-dir
+  printf '%s/' "$f" > "$e/name"
+  printf '%s\n' "$h" > "$e/new"
+  if [ -L "$T/$f" ]; then abort file-link "$i"
+  elif [ -e "$T/$f" ]; then
+    [ -f "$T/$f" ] || abort not-a-file "$i"
+    [ -r "$T/$f" ] || abort file-perm "$i"
+    cp -p "$T/$f" "$e/old" 2>/dev/null || abort backup "$i"
+    os=$(fsha "$T/$f")
+    [ -n "$os" ] && [ "$os" = "$(fsha "$e/old")" ] || abort backup-verify "$i"
+    printf '%s %s\n' "$(fmode "$T/$f")" "$os" > "$e/meta" || abort backup "$i"
+    say "FILE $i replace"
+  else
+    say "FILE $i create"
+  fi
+  i=$((i + 1))
+done
+mkdir -p "$T" 2>/dev/null || abort target-mkdir
+say READY

@@ -1,0 +1,62 @@
+# rollback: put back exactly what the backup of run $UNDO recorded. Replaced
+# files come back byte for byte with their mode, created files and folders
+# are removed, nothing else is touched. Idempotent: a retry finishes the job.
+B="$S/backups/$UNDO"
+[ -d "$B" ] || { say "ERR no-backup"; exit 1; }
+if mkdir "$S/lock" 2>/dev/null; then printf '%s\n' "$RUN" > "$S/lock/run"
+else
+  holder=$(lockholder)
+  case $holder in "$RUN"|"$UNDO") ;; *) say "LOCKED $holder"; exit 1 ;; esac
+fi
+unlock() { rm -rf "$S/lock"; }
+if [ "$FORCE" != 1 ]; then
+  drift=0
+  for e in "$B"/e/*/; do
+    [ -f "$e/new" ] || continue
+    readname "$e/name"
+    read -r want < "$e/new"
+    if [ -L "$T/$n" ] || [ ! -f "$T/$n" ] || [ "$(fsha "$T/$n")" != "$want" ]; then
+      printf 'changed since deployed: %s\n' "$n" >&2
+      drift=$((drift + 1))
+    fi
+  done
+  if [ "$drift" -gt 0 ]; then unlock; say "ERR drift $drift"; exit 1; fi
+fi
+for r in "$UNDO" "$RUN"; do stagedir "$r" && rm -rf "$G" "$G.err"; done
+stagedir "$RUN" || { say "ERR stage-dir"; exit 1; }
+mkdir -p "$G" || { say "ERR stage-dir"; exit 1; }
+fails=0
+for e in "$B"/e/*/; do
+  [ -f "$e/name" ] || continue
+  readname "$e/name"
+  if [ -f "$e/meta" ]; then
+    read -r mode sha < "$e/meta"
+    if cp -p "$e/old" "$G/r" && chmod "$mode" "$G/r" && mv -f "$G/r" "$T/$n" \
+        && [ "$(fsha "$T/$n")" = "$sha" ]; then :; else
+      printf 'could not restore: %s\n' "$n" >&2; fails=$((fails + 1)); fi
+  elif [ -e "$T/$n" ] || [ -L "$T/$n" ]; then
+    rm -f "$T/$n" || { printf 'could not remove: %s\n' "$n" >&2; fails=$((fails + 1)); }
+  fi
+done
+rm -rf "$G"
+if [ "$fails" -gt 0 ]; then unlock; say "ERR restore $fails"; exit 1; fi
+# Folders this run created: deepest first; a folder someone else filled stays.
+set --
+for dfile in "$B"/d.*; do [ -f "$dfile" ] && set -- "$dfile" "$@"; done
+for dfile in "$@"; do readname "$dfile"; rmdir "$T/$n" 2>/dev/null; done
+k=0
+while [ -f "$B/tdir.$k" ]; do readname "$B/tdir.$k"; rmdir "$n" 2>/dev/null; k=$((k + 1)); done
+if [ -f "$B/prev" ]; then
+  cp "$B/prev" "$S/current.tmp" && mv -f "$S/current.tmp" "$S/current"
+elif [ -f "$S/current" ]; then
+  { read -r crel; read -r crun; read -r ctime; } < "$S/current"
+  [ "$crun" = "$UNDO" ] && rm -f "$S/current"
+fi
+rm -rf "$B"
+unlock
+if [ -f "$S/current" ]; then
+  { read -r crel; read -r crun; read -r ctime; } < "$S/current"
+  say "ROLLED_BACK $crel $crun"
+else
+  say "ROLLED_BACK - -"
+fi

@@ -1,0 +1,59 @@
+"""Steps 4+5, activate and validate, in one round trip.
+
+Staged files are renamed into the target in the playbook's order, then every
+file's sha256 and mode is checked against the release and the playbook's
+checks run with the target as working folder.
+"""
+
+from __future__ import annotations
+
+from fleet.checks import CheckOutcome, judge, snippet
+from fleet.commands import CommandResult, Script, render
+from fleet.errors import StepFailed
+from fleet.steps.context import DeployContext
+from fleet.steps.messages import failure_text
+
+
+def script(ctx: DeployContext) -> Script:
+    """Render the activate+validate script with the playbook's checks."""
+    extra = ctx.file_vars()
+    snippets = []
+    for k, check in enumerate(ctx.checks):
+        assignments, text = snippet(k, check)
+        extra.extend(assignments)
+        snippets.append(text)
+    return render("activate", ctx.base_vars(), extra, snippets=snippets)
+
+
+def parse(result: CommandResult, ctx: DeployContext, host: str) -> tuple[CheckOutcome, ...]:
+    """Judge every check; return the outcomes when all passed.
+
+    Raises:
+        StepFailed: activation failed (step ``activate``) or a check failed
+            (step ``validate``; the message names every failed check).
+    """
+    lines = result.lines()
+    if not result.ok or ["VALIDATED"] not in lines:
+        reached_validate = ["STEP", "validate"] in lines
+        raise StepFailed(host, "validate" if reached_validate else "activate",
+                         failure_text(result, ctx.file_name, ctx.dir_name))
+    outcomes: list[CheckOutcome] = []
+    for words in lines:
+        if words[0] != "CHECK" or len(words) < 3:
+            continue
+        if words[1] == "sha":
+            name = ctx.file_name(int(words[3])) if len(words) > 3 else "?"
+            outcomes.append(CheckOutcome("sha256", False, message=(
+                f"{name!r} on the host does not match the release (sha256 or mode)")))
+            continue
+        k = int(words[1])
+        check = ctx.checks[k]
+        file_name = ctx.file_name(int(words[3])) if len(words) > 3 and words[2] == "FAIL" else ""
+        outcomes.append(judge(check, words[2:], file_name))
+    missing = len(ctx.checks) - sum(1 for w in lines if w[0] == "CHECK" and w[1] != "sha")
+    failed = [o for o in outcomes if not o.ok]
+    if failed or missing:
+        why = "; ".join(o.message for o in failed) or "a check gave no answer"
+        tail = result.stderr.strip().splitlines()[-1:]
+        raise StepFailed(host, "validate", why + (f" (output: {tail[0]})" if tail else ""))
+    return tuple(outcomes)

@@ -1,0 +1,23 @@
+"""Step 6, commit: the release becomes current on the host; lock released; old backups pruned."""
+
+from __future__ import annotations
+
+from fleet.commands import CommandResult, Script, render
+from fleet.errors import StepFailed
+from fleet.steps.context import DeployContext
+from fleet.steps.messages import failure_text
+
+
+def script(ctx: DeployContext) -> Script:
+    """Render the commit script."""
+    return render("commit", {**ctx.base_vars(), "KEEP": ctx.keep})
+
+
+def parse(result: CommandResult, ctx: DeployContext, host: str) -> None:
+    """Check the commit script's answer.
+
+    Raises:
+        StepFailed: the host could not record the release or lost the lock.
+    """
+    if not result.ok or ["COMMITTED"] not in result.lines():
+        raise StepFailed(host, "commit", failure_text(result, ctx.file_name, ctx.dir_name))

@@ -1,0 +1,60 @@
+"""What every step of one run on one deployment needs to know."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fleet.commands import assign, indexed
+from fleet.playbook import Check
+from fleet.release import Release
+
+# Room for staging plus the backup copies, and some slack for the filesystem.
+_SLACK_KB = 64
+
+
+@dataclass(frozen=True)
+class DeployContext:
+    """The run-wide facts a step renders into its script.
+
+    ``target`` is the playbook's target as written (``~/…`` is expanded on the
+    host); ``run_id`` keys the lock, the backup and the staging folder.
+    """
+
+    name: str
+    target: str
+    run_id: str
+    release: Release
+    checks: tuple[Check, ...] = ()
+    keep: int = 5
+
+    def base_vars(self) -> dict[str, str | int]:
+        """Variables every script needs."""
+        return {"NAME": self.name, "TARGET": self.target, "RUN": self.run_id,
+                "RELEASE": self.release.id}
+
+    def file_vars(self) -> list[str]:
+        """``N``, ``F_i`` (names), ``H_i`` (sha256), ``M_i`` (octal modes), ``ND``, ``D_j``."""
+        files = self.release.files
+        dirs = self.release.dirs()
+        return [
+            assign("N", len(files)),
+            *indexed("F", [f.name for f in files]),
+            *indexed("H", [f.sha256 for f in files]),
+            *indexed("M", [format(f.mode, "o") for f in files]),
+            assign("ND", len(dirs)),
+            *indexed("D", list(dirs)),
+        ]
+
+    def need_kb(self) -> int:
+        """Free space the host must have, in KiB (staging + backup + slack)."""
+        return 2 * (self.release.total_size // 1024 + len(self.release.files)) + _SLACK_KB
+
+    def file_name(self, index: int) -> str:
+        """Return the release file at ``index``, for messages (tolerates bad indexes)."""
+        files = self.release.files
+        return files[index].name if 0 <= index < len(files) else f"#{index}"
+
+    def dir_name(self, index: int) -> str:
+        """Return the release folder at ``index``, for messages."""
+        dirs = self.release.dirs()
+        return dirs[index] if 0 <= index < len(dirs) else f"#{index}"

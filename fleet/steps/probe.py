@@ -1,0 +1,89 @@
+"""Read a deployment's state on a host (current release, lock, backups, files); writes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fleet.commands import CommandResult, Script, assign, indexed, render
+from fleet.errors import StepFailed
+from fleet.release import Release
+
+
+@dataclass(frozen=True)
+class Current:
+    """The release the host is on, the run that put it there, and when (UTC ISO)."""
+
+    release: str
+    run_id: str
+    when: str
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One backup kept on the host: the run that made it, the release it was made for,
+    whether that run committed, and the release that was current before it."""
+
+    run_id: str
+    release: str
+    committed: bool
+    previous: str | None
+
+
+@dataclass(frozen=True)
+class FileState:
+    """One release file in the target: ``state`` is absent, link, other or present."""
+
+    state: str
+    sha256: str | None = None
+    mode: int | None = None
+
+
+@dataclass(frozen=True)
+class HostState:
+    """Everything the probe saw."""
+
+    current: Current | None
+    lock: str | None
+    backups: tuple[Backup, ...]
+    files: tuple[FileState, ...]
+
+    def backup_of(self, run_id: str) -> Backup | None:
+        """Return the backup made by ``run_id``, if the host keeps it."""
+        return next((b for b in self.backups if b.run_id == run_id), None)
+
+
+def script(name: str, target: str, release: Release | None = None) -> Script:
+    """Render the probe; with a release it also reports each release file's sha256 and mode."""
+    files = release.files if release else ()
+    extra = [assign("N", len(files)), *indexed("F", [f.name for f in files]),
+             *indexed("H", [f.sha256 for f in files]), *indexed("M", ["0" for _ in files])]
+    return render("probe", {"NAME": name, "TARGET": target, "RUN": "probe", "RELEASE": "-"}, extra)
+
+
+def parse(result: CommandResult, host: str) -> HostState:
+    """Read the probe's answer.
+
+    Raises:
+        StepFailed: the probe did not finish.
+    """
+    lines = result.lines()
+    if not result.ok or ["PROBED"] not in lines:
+        tail = result.stderr.strip().splitlines()[-1:] or [f"exit code {result.exit_code}"]
+        raise StepFailed(host, "probe", f"cannot read the deployment state: {tail[0]}")
+    current, lock = None, None
+    backups: list[Backup] = []
+    files: list[FileState] = []
+    for words in lines:
+        match words:
+            case ["CURRENT", release, run_id, when]:
+                current = Current(release, run_id, when)
+            case ["LOCK", holder]:
+                lock = holder
+            case ["BACKUP", run_id, release, committed, previous]:
+                backups.append(Backup(run_id, release, committed == "1",
+                                      None if previous == "-" else previous))
+            case ["FILE", _, sha, mode]:
+                files.append(FileState("present", sha, int(mode, 8)))
+            case ["FILE", _, state]:
+                files.append(FileState(state))
+    return HostState(current, lock, tuple(backups), tuple(files))

@@ -1,0 +1,52 @@
+"""Rollback of one host: apply the backup a run left there.
+
+Works from the host's own records alone (no controller state), so a fresh
+checkout on another machine can roll a fleet back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fleet.commands import CommandResult, Script, render
+from fleet.errors import RollbackFailed
+from fleet.steps.messages import failure_text
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    """The host is back; ``release``/``run_id`` are what is current now (None: nothing)."""
+
+    release: str | None
+    run_id: str | None
+
+
+def script(name: str, target: str, run_id: str, undo: str, *, force: bool) -> Script:
+    """Render the rollback of run ``undo``'s changes, done by run ``run_id``.
+
+    ``force`` skips the drift check (in-run rollbacks use it: the files were
+    just written by this very run).
+    """
+    return render("rollback", {"NAME": name, "TARGET": target, "RUN": run_id,
+                               "RELEASE": "-", "UNDO": undo, "FORCE": int(force)})
+
+
+def parse(result: CommandResult, host: str) -> RolledBack:
+    """Read the rollback script's answer.
+
+    Raises:
+        RollbackFailed: the host could not be put back (message says why).
+    """
+    for words in result.lines():
+        if words[0] == "ROLLED_BACK" and result.ok and len(words) == 3:
+            release, run_id = words[1], words[2]
+            return RolledBack(None if release == "-" else release,
+                              None if run_id == "-" else run_id)
+        if words[0] == "LOCKED":
+            holder = words[1] if len(words) > 1 else "unknown"
+            raise RollbackFailed(host, f"the deployment is locked by run {holder}")
+    detail = failure_text(result, lambda i: f"#{i}")
+    lines = [line for line in result.stderr.strip().splitlines() if line]
+    if lines and "drift" in detail:
+        detail += " — " + "; ".join(lines[:5])
+    raise RollbackFailed(host, detail)

@@ -1,0 +1,47 @@
+"""Step 3, stage: stream the release as one tar on the script's stdin.
+
+Tar members are named by index (``0``, ``1``, …), so no file name, however
+odd, passes through tar or a shell word; the script verifies each by sha256.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+
+from fleet.commands import CommandResult, Script, render
+from fleet.errors import StepFailed
+from fleet.release import Release
+from fleet.steps.context import DeployContext
+from fleet.steps.messages import failure_text
+
+
+def pack(release: Release, mtime: float | None = None) -> bytes:
+    """Return the release as an uncompressed tar whose members are ``0..N-1``."""
+    buffer = io.BytesIO()
+    stamp = time.time() if mtime is None else mtime
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for index, file in enumerate(release.files):
+            data = file.source.read_bytes()
+            info = tarfile.TarInfo(str(index))
+            info.size = len(data)
+            info.mode = file.mode & 0o777
+            info.mtime = int(stamp)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def script(ctx: DeployContext, payload: bytes) -> Script:
+    """Render the stage script with ``payload`` (from :func:`pack`) as its stdin."""
+    return render("stage", ctx.base_vars(), ctx.file_vars(), stdin=payload)
+
+
+def parse(result: CommandResult, ctx: DeployContext, host: str) -> None:
+    """Check the stage script's answer.
+
+    Raises:
+        StepFailed: unpacking or verification failed.
+    """
+    if not result.ok or ["STAGED"] not in result.lines():
+        raise StepFailed(host, "stage", failure_text(result, ctx.file_name, ctx.dir_name))

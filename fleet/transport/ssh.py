@@ -1,0 +1,149 @@
+"""SSH transport: a fabric Connection with strict host keys, one per host per run.
+
+This is the only module that sees paramiko or socket exceptions; each is
+translated into the most specific :mod:`fleet.errors` class (``from exc``).
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import paramiko
+from fabric import Connection
+
+from fleet.commands import CommandResult
+from fleet.errors import CommandFailed, CommandTimeout, ConnectError, HostKeyError, TransportError
+
+_CHUNK = 1 << 16
+
+
+def _host_key_client(known_hosts: Path) -> paramiko.SSHClient:
+    """Return a client that trusts only ``known_hosts`` and rejects unknown keys."""
+    client = paramiko.SSHClient()
+    if known_hosts.exists():
+        client.load_system_host_keys(str(known_hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    return client
+
+
+class SshTransport:
+    """A connected SSH session to one host.
+
+    Use :meth:`connect`; ``run`` opens one exec channel per command on the
+    same connection.
+    """
+
+    def __init__(self, host: str, connection: Connection) -> None:
+        self.host = host
+        self._connection = connection
+
+    @classmethod
+    def connect(
+        cls, name: str, *, address: str, port: int, user: str | None,
+        identity_file: Path | None, known_hosts: Path, timeout: float,
+    ) -> SshTransport:
+        """Open and authenticate a connection, verifying the host key.
+
+        Raises:
+            HostKeyError: the key is not in ``known_hosts`` or differs from it.
+            ConnectError: TCP, handshake or authentication failed.
+        """
+        kwargs: dict[str, object] = {"banner_timeout": timeout, "auth_timeout": timeout}
+        if identity_file is not None:
+            kwargs.update(key_filename=str(identity_file), look_for_keys=False)
+        conn = Connection(address, user=user, port=port, connect_timeout=timeout,
+                          connect_kwargs=kwargs)
+        conn.client = _host_key_client(known_hosts)
+        with _translated(name, f"{address}:{port}", known_hosts):
+            conn.open()
+        transport = conn.client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(5)
+        return cls(name, conn)
+
+    def run(
+        self, command: str, *, stdin: bytes | None = None, timeout: float, check: bool = True
+    ) -> CommandResult:
+        """Run one command on its own channel; see :class:`fleet.transport.Transport`."""
+        start = time.monotonic()
+        with _translated(self.host, self.host, None):
+            transport = self._connection.client.get_transport()
+            if transport is None or not transport.is_active():
+                raise TransportError(self.host, "connection lost")
+            channel = transport.open_session(timeout=timeout)
+            try:
+                channel.exec_command(command)
+                if stdin:
+                    channel.sendall(stdin)
+                channel.shutdown_write()
+                out, err, code = _collect(channel, self.host, start + timeout, timeout)
+            finally:
+                channel.close()
+        result = CommandResult(command=command, exit_code=code,
+                               stdout=out.decode("utf-8", "replace"),
+                               stderr=err.decode("utf-8", "replace"),
+                               duration=time.monotonic() - start)
+        if check and not result.ok:
+            raise CommandFailed(self.host, result)
+        return result
+
+    def close(self) -> None:
+        """Close the SSH connection."""
+        self._connection.close()
+
+
+def _collect(
+    channel: paramiko.Channel, host: str, deadline: float, timeout: float
+) -> tuple[bytes, bytes, int | None]:
+    """Read stdout and stderr until EOF and the exit status, or raise at the deadline."""
+    out, err = bytearray(), bytearray()
+    while True:
+        while channel.recv_ready():
+            out += channel.recv(_CHUNK)
+        while channel.recv_stderr_ready():
+            err += channel.recv_stderr(_CHUNK)
+        if channel.exit_status_ready() and not channel.recv_ready() \
+                and not channel.recv_stderr_ready():
+            break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise CommandTimeout(host, timeout)
+        if channel.closed and not channel.exit_status_ready():
+            raise TransportError(host, "connection lost during a command")
+        select.select([channel], [], [], min(remaining, 1.0))
+    # Data may still be in flight after the status (it rarely is); take what is there.
+    while channel.recv_ready():
+        out += channel.recv(_CHUNK)
+    while channel.recv_stderr_ready():
+        err += channel.recv_stderr(_CHUNK)
+    code = channel.recv_exit_status()
+    return bytes(out), bytes(err), (None if code == -1 else code)
+
+
+@contextmanager
+def _translated(host: str, where: str, known_hosts: Path | None) -> Iterator[None]:
+    """Re-raise paramiko and socket errors as fleet TransportErrors."""
+    try:
+        yield
+    except paramiko.BadHostKeyException as exc:
+        raise HostKeyError(
+            host, f"host key for {where} CHANGED (known_hosts has a different "
+            f"{exc.expected_key.get_name()} key); refusing to connect — if the host was "
+            f"really rebuilt, remove its old line from {known_hosts}",
+            expected=exc.expected_key.get_base64(), got=exc.key.get_base64()) from exc
+    except paramiko.AuthenticationException as exc:
+        raise ConnectError(host, f"authentication failed at {where}: {exc}") from exc
+    except paramiko.SSHException as exc:
+        if "known_hosts" in str(exc):
+            raise HostKeyError(
+                host, f"host key of {where} is not in {known_hosts}; verify it and add it "
+                f"(e.g. ssh-keyscan), then retry", expected=None, got="") from exc
+        raise ConnectError(host, f"SSH error at {where}: {exc}") from exc
+    except TimeoutError as exc:
+        raise ConnectError(host, f"timed out connecting to {where}") from exc
+    except (OSError, EOFError) as exc:
+        raise ConnectError(host, f"cannot reach {where}: {exc}") from exc

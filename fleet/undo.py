@@ -1,0 +1,143 @@
+"""``fleet rollback``: put the fleet back from the backups on the hosts themselves.
+
+No controller state is needed: each host's ``current`` record names the run
+that put its release there, and that run's backup on the host says exactly
+what to restore. The newest release found on the selected hosts is undone on
+every host that is on it; hosts not on it are ``unchanged``, so a retry after
+a partial rollback finishes the job instead of going further back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+from fleet.app import parallel
+from fleet.connections import Connections, Connector
+from fleet.errors import FleetError, RollbackFailed
+from fleet.events import Event, EventSink, RollbackStarted, RunFinished, RunStarted, StepFinished
+from fleet.inventory import Host
+from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult, in_order
+from fleet.steps import probe, rollback
+
+_MAX_STEPS = 100  # --to never walks further back than this many releases
+
+
+def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Connector,
+                   sink: EventSink, *, run_id: str, to: str | None, force: bool, forks: int,
+                   timeout: float) -> RunResult:
+    """Undo the newest release on the selected hosts (or walk back ``to`` a release)."""
+    start = time.monotonic()
+    sink.emit(RunStarted(run_id, "rollback", name, None, tuple(h.name for h in hosts), ()))
+    connections = Connections(connector)
+    try:
+        states, unreachable = _probe_all(name, target, hosts, connections, timeout, forks, sink)
+        newest = _newest(states.values())
+        goal_note = f"to {to}" if to else f"off {newest or 'nothing'}"
+        todo = [h for h in hosts if h.name in states and _needs_undo(states[h.name], newest, to)]
+        sink.emit(RollbackStarted(tuple(h.name for h in todo)))
+        rb_start = time.monotonic()
+
+        def one(host: Host, started: float) -> HostOutcome:
+            return _undo_host(host, states[host.name], connections, run_id, name, target,
+                              to=to, force=force, timeout=timeout, sink=sink, started=started)
+
+        done = parallel(todo, one, forks, sink)
+        rollback_duration = time.monotonic() - rb_start
+    finally:
+        connections.close_all()
+    outcomes: dict[str, HostOutcome] = {}
+    for host in hosts:
+        if host.name in done:
+            outcomes[host.name] = done[host.name]
+        elif host.name not in states:
+            outcomes[host.name] = HostOutcome(host.name, HostStatus.ROLLBACK_FAILED,
+                                              error=unreachable.get(host.name, "unreachable"))
+        else:
+            current = states[host.name].current
+            status = HostStatus.UNCHANGED if current else HostStatus.NOT_DEPLOYED
+            outcomes[host.name] = HostOutcome(host.name, status,
+                                              release=current.release if current else None)
+    bad = any(o.status in (HostStatus.ROLLBACK_FAILED, HostStatus.FAILED)
+              for o in outcomes.values())
+    outcome = Outcome.ROLLBACK_INCOMPLETE if bad else Outcome.SUCCESS
+    duration = time.monotonic() - start
+    sink.emit(RunFinished(run_id, outcome.value, duration, rollback_duration))
+    return RunResult(run_id, "rollback", name, newest, outcome,
+                     in_order(outcomes, (h.name for h in hosts)), duration,
+                     extra={"rollback_duration_s": round(rollback_duration, 3),
+                            "goal": goal_note})
+
+
+def _probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connections,
+               timeout: float, forks: int, sink: EventSink
+               ) -> tuple[dict[str, probe.HostState], dict[str, str]]:
+    """Probe every host; return the states read and, per host not read, why."""
+    states: dict[str, probe.HostState] = {}
+    unreachable: dict[str, str] = {}
+    script = probe.script(name, target)
+
+    def one(host: Host, started: float) -> HostOutcome:
+        transport = connections.get(host)
+        result = transport.run(script.command(), timeout=timeout, check=False)
+        states[host.name] = probe.parse(result, host.name)
+        sink.emit(StepFinished(host.name, "probe", True, time.monotonic() - started))
+        return HostOutcome(host.name, HostStatus.UNCHANGED)
+
+    for outcome in parallel(hosts, one, forks, _Quiet()).values():
+        if outcome.status is HostStatus.FAILED:
+            unreachable[outcome.name] = outcome.error or "unreachable"
+            sink.emit(StepFinished(outcome.name, "probe", False, outcome.duration,
+                                   error=outcome.error))
+    return states, unreachable
+
+
+class _Quiet:
+    def emit(self, event: Event) -> None:
+        """Drop the probe phase's per-host final events; the rollback phase reports."""
+
+
+def _newest(states: Iterable[probe.HostState]) -> str | None:
+    """The release of the most recent commit among the hosts (None: nothing deployed)."""
+    currents = [s.current for s in states if s.current]
+    if not currents:
+        return None
+    return max(currents, key=lambda c: (c.when, c.run_id)).release
+
+
+def _needs_undo(state: probe.HostState, newest: str | None, to: str | None) -> bool:
+    if state.current is None:
+        return False
+    return state.current.release != to if to else state.current.release == newest
+
+
+def _undo_host(host: Host, state: probe.HostState, connections: Connections, run_id: str,
+               name: str, target: str, *, to: str | None, force: bool, timeout: float,
+               sink: EventSink, started: float) -> HostOutcome:
+    """Undo one release on the host (or several, walking back ``to`` a release)."""
+    current = state.current
+    transport = connections.get(host)
+    steps = 0
+    try:
+        while current is not None and (current.release != to if to else steps == 0):
+            if steps >= _MAX_STEPS:
+                raise RollbackFailed(host.name, f"release {to} not found in {steps} steps back")
+            undone = current.release
+            result = transport.run(rollback.script(name, target, run_id, current.run_id,
+                                                   force=force).command(),
+                                   timeout=timeout, check=False)
+            back = rollback.parse(result, host.name)
+            sink.emit(StepFinished(host.name, "rollback", True, time.monotonic() - started,
+                                   detail=f"{undone} -> {back.release or 'nothing'}"))
+            current = probe.Current(back.release, back.run_id or "", "") \
+                if back.release else None
+            steps += 1
+        if to and current is None:
+            raise RollbackFailed(host.name, f"release {to} is not in this host's history; "
+                                 "everything fleet deployed there has been rolled back")
+    except FleetError as exc:
+        return HostOutcome(host.name, HostStatus.ROLLBACK_FAILED, time.monotonic() - started,
+                           error=str(exc), touched=steps > 0,
+                           release=current.release if current else None)
+    return HostOutcome(host.name, HostStatus.ROLLED_BACK, time.monotonic() - started,
+                       touched=True, release=current.release if current else None)

@@ -1,0 +1,294 @@
+"""YAML files with line numbers, and pydantic errors turned into one clear line.
+
+``load_yaml`` reads a file with ``yaml.SafeLoader`` (plain dicts, lists and
+scalars only), refuses duplicate mapping keys, and keeps the composed node tree
+so that ``YamlDoc.line_of(("strategy", "batch_size"))`` can say on which line a
+key or a list item was written. ``config_error_from_validation`` turns the first
+error of a ``pydantic.ValidationError`` into a ``ConfigError`` that names the
+file, the dotted field (``checks[1].pattern``), the line and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from fleet.errors import ConfigError
+
+Loc = tuple[str | int, ...]
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class YamlDoc:
+    """A loaded YAML document: plain ``data`` plus the node tree for line numbers."""
+
+    data: object
+    path: Path
+    root: Node | None = field(default=None, repr=False, compare=False)
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """Return the 1-based line of the key or list item at ``loc``, or None if absent.
+
+        ``()`` is the document itself. Mapping keys match by their text, so
+        ``("hosts", "1")`` finds a key written ``1:``.
+        """
+        node = self.root
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for part in loc:
+            found = _child(node, part)
+            if found is None:
+                return None
+            line, node = found
+        return line
+
+    def nearest_line(self, loc: Sequence[str | int]) -> int | None:
+        """Return the line of ``loc``, or of its longest prefix that exists."""
+        for end in range(len(loc), -1, -1):
+            line = self.line_of(loc[:end])
+            if line is not None:
+                return line
+        return None
+
+
+def _child(node: Node, part: str | int) -> tuple[int, Node] | None:
+    """Return (line, node) of ``part`` inside ``node``, or None."""
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == str(part):
+                return key_node.start_mark.line + 1, value_node
+        return None
+    if isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        item: Node = node.value[part]
+        return item.start_mark.line + 1, item
+    return None
+
+
+def load_yaml(path: Path) -> YamlDoc:
+    """Read ``path`` as one safe YAML document and keep its line numbers.
+
+    Returns a ``YamlDoc`` whose ``data`` is None for an empty file.
+    Raises ``ConfigError`` if the file cannot be read or is not UTF-8, if the
+    YAML is invalid (naming the line and what was wrong), or if a mapping has
+    the same key twice.
+    """
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=name) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", file=name) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=name) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is not None:
+            _refuse_duplicate_keys(root, name, ())
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, name) from None
+    finally:
+        loader.dispose()
+    return YamlDoc(data=data, path=path, root=root)
+
+
+def _yaml_error(exc: yaml.YAMLError, name: str) -> ConfigError:
+    """Turn a PyYAML error into a ConfigError naming the line and the problem."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or "malformed"
+        context = f" ({exc.context})" if exc.context else ""
+        line = mark.line + 1 if mark is not None else None
+        return ConfigError(f"invalid YAML: {problem}{context}", file=name, line=line)
+    return ConfigError(f"invalid YAML: {exc}", file=name)
+
+
+def _refuse_duplicate_keys(node: Node, name: str, loc: Loc) -> None:
+    """Raise ConfigError for the first mapping key written twice under ``node``."""
+    seen: set[int] = set()
+    stack: list[tuple[Node, Loc]] = [(node, loc)]
+    while stack:
+        current, where = stack.pop()
+        if id(current) in seen:  # aliases may share nodes; visit each once
+            continue
+        seen.add(id(current))
+        if isinstance(current, SequenceNode):
+            stack.extend((item, (*where, i)) for i, item in enumerate(current.value))
+        elif isinstance(current, MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key_node, value_node in current.value:
+                if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
+                    continue
+                key = (key_node.tag, key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in first:
+                    raise ConfigError(
+                        f"duplicate key {key_node.value!r} (first written on line {first[key]});"
+                        " keep only one",
+                        file=name, field=dotted((*where, key_node.value)), line=line,
+                    )
+                first[key] = line
+                stack.append((value_node, (*where, key_node.value)))
+
+
+def dotted(loc: Sequence[str | int]) -> str:
+    """Return ``loc`` as a dotted field path: ``checks[1].pattern``, ``hosts["a.b"]``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{part!r}]"
+    return out
+
+
+def config_error_from_validation(
+    exc: pydantic.ValidationError, file: str, doc: YamlDoc, *, model: object = None,
+) -> ConfigError:
+    """Turn the first error of ``exc`` into one ConfigError line.
+
+    The field is the dotted path in the YAML (union tags that pydantic adds
+    are dropped), the line comes from ``doc``, and the message says what to do.
+    ``model`` (the type that was validated) lets an unknown-key message list the
+    allowed keys. Returns the error; raises nothing.
+    """
+    err = exc.errors()[0]
+    loc = _data_loc(doc.data, tuple(err["loc"]), missing=err["type"] == "missing")
+    message = _message(err, _allowed_keys(model, tuple(err["loc"])))
+    return ConfigError(message, file=file, field=dotted(loc) or None, line=doc.nearest_line(loc))
+
+
+def _data_loc(data: object, loc: Loc, *, missing: bool) -> Loc:
+    """Follow ``loc`` through ``data``, dropping parts that are pydantic union tags."""
+    out: list[str | int] = []
+    current = data
+    for i, part in enumerate(loc):
+        inside = isinstance(current, Mapping) and part in current
+        indexed = isinstance(current, list) and isinstance(part, int) and part < len(current)
+        if inside or indexed:
+            current = current[part]  # type: ignore[index]
+        elif not (missing and i == len(loc) - 1 and isinstance(current, Mapping)):
+            continue  # a union tag such as 'contains' or 'list[str]', not a YAML key
+        out.append(part)
+    return tuple(out)
+
+
+_EXPECTED = {
+    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "a whole number",
+    "float_type": "a number", "float_parsing": "a number", "string_type": "a string",
+    "bool_type": "true or false", "bool_parsing": "true or false",
+    "list_type": "a list", "tuple_type": "a list", "dict_type": "a mapping (key: value)",
+    "model_type": "a mapping (key: value)", "model_attributes_type": "a mapping (key: value)",
+}
+
+
+def _message(err: Any, allowed: Sequence[str] | None) -> str:
+    """Return the one-line message and fix for one pydantic error dict."""
+    kind, ctx, got = err["type"], err.get("ctx") or {}, _got(err.get("input"))
+    loc = err["loc"]
+    if kind == "extra_forbidden":
+        listed = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"unknown key {loc[-1]!r}{listed}"
+    if kind == "missing":
+        return f"required key missing; add '{loc[-1]}:'"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {got}"
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected')}, got {got}"
+    if kind == "union_tag_invalid":
+        return f"unknown type {ctx.get('tag')!r}; allowed types: {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found":
+        return "missing 'type:' key; say which kind of check this is"
+    if kind in ("value_error", "assertion_error"):
+        return str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return f"{err['msg']}; got {got}"
+
+
+def _got(value: object) -> str:
+    """Describe an input value for a message: ``'abc' (a string)``."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a mapping", type(None): "nothing (null)"}
+    kind = names.get(type(value), type(value).__name__)
+    if value is None:
+        return kind
+    shown = repr(value)
+    return f"{shown[:60]}{'…' if len(shown) > 60 else ''} ({kind})"
+
+
+def _allowed_keys(model: object, loc: Loc) -> list[str] | None:
+    """Return the field names of the model that owns the last key of ``loc``."""
+    current: object = model
+    for part in loc[:-1]:
+        current = _step(current, part)
+        if current is None:
+            return None
+    owner = _as_model(current)
+    if owner is None:
+        return None
+    return sorted(info.alias or name for name, info in owner.model_fields.items())
+
+
+def _as_model(tp: object) -> type[pydantic.BaseModel] | None:
+    """Return ``tp`` as a pydantic model class if it is one (or ``Optional`` of one)."""
+    tp = _strip(tp)
+    if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
+        return tp
+    if _is_union(tp):
+        models = [m for m in map(_as_model, typing.get_args(tp)) if m is not None]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
+def _step(tp: object, part: str | int) -> object:
+    """Return the type found at ``part`` inside type ``tp`` (None if unknown)."""
+    tp = _strip(tp)
+    model = _as_model(tp)
+    if model is not None and isinstance(part, str) and part in model.model_fields:
+        return model.model_fields[part].annotation
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if _is_union(tp):
+        for member in args:  # a discriminated-union tag names its member
+            member_model = _as_model(member)
+            if member_model is not None and _tag_of(member_model) == part:
+                return member_model
+        return next((t for a in args if (t := _step(a, part)) is not None), None)
+    if origin in (list, tuple, Sequence) and isinstance(part, int) and args:
+        return args[0]
+    if origin in (dict, Mapping) and len(args) == 2:
+        return args[1]
+    return None
+
+
+def _tag_of(model: type[pydantic.BaseModel]) -> object:
+    """Return the ``type`` literal of a discriminated-union member, if any."""
+    info = model.model_fields.get("type")
+    args = typing.get_args(info.annotation) if info is not None else ()
+    return args[0] if len(args) == 1 else None
+
+
+def _strip(tp: object) -> object:
+    """Remove ``Annotated[...]`` wrappers."""
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _is_union(tp: object) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
