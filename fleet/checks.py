@@ -78,17 +78,17 @@ def snippet(k: int, check: Check) -> tuple[list[str], str]:
     """Return the quoted variable assignments and the shell for check ``k``."""
     match check:
         case NonEmptyCheck():
-            return [], _NON_EMPTY.format(k=k)
+            return [], _NON_EMPTY.replace("{k}", str(k))
         case ContainsCheck():
             return [assign(f"C{k}_PAT", check.pattern), assign(f"C{k}_FILE", check.file)], \
-                _CONTAINS.format(k=k)
+                _CONTAINS.replace("{k}", str(k))
         case CommandCheck():
             return [assign(f"C{k}_RUN", check.run),
-                    assign(f"C{k}_TO", f"{check.timeout:g}")], _COMMAND.format(k=k)
+                    assign(f"C{k}_TO", f"{check.timeout:g}")], _COMMAND.replace("{k}", str(k))
         case AccessTimeCheck():
-            return [], _ACCESS_TIME.format(k=k)
+            return [], _ACCESS_TIME.replace("{k}", str(k))
         case MemoryCheck():
-            return [assign(f"C{k}_PROC", check.process)], _MEMORY.format(k=k)
+            return [assign(f"C{k}_PROC", check.process)], _MEMORY.replace("{k}", str(k))
     raise AssertionError(check)  # pragma: no cover
 
 

@@ -9,6 +9,7 @@ flight stop at the next step boundary.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from fleet.steps.context import DeployContext
 from fleet.transport.base import Transport
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class _Runner:
         start = time.monotonic()
         try:
             value = action()
-        except FleetError as exc:
+        except Exception as exc:
             self.job.sink.emit(StepFinished(self.host.name, name, False,
                                             time.monotonic() - start, error=_message(exc)))
             raise
@@ -108,7 +110,9 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
         status = HostStatus.INTERRUPTED if touched else HostStatus.SKIPPED
         return _finish(job, host, start, status, touched=touched, prepared=prepared,
                        error="stopped: the run halted" if touched else None)
-    except FleetError as exc:
+    except Exception as exc:  # a bug must not leave a host half-changed: fail and roll back
+        if not isinstance(exc, FleetError):
+            log.exception("internal error on %s", host.name)
         failed_step = getattr(exc, "step", None)
         if not touched:
             return _finish(job, host, start, HostStatus.FAILED, error=_message(exc),

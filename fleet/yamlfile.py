@@ -10,6 +10,7 @@ file, the dotted field (``checks[1].pattern``), the line and the fix.
 
 from __future__ import annotations
 
+import difflib
 import re
 import types
 import typing
@@ -167,9 +168,16 @@ def config_error_from_validation(
     The field is the dotted path in the YAML (union tags that pydantic adds
     are dropped), the line comes from ``doc``, and the message says what to do.
     ``model`` (the type that was validated) lets an unknown-key message list the
-    allowed keys. Returns the error; raises nothing.
+    allowed keys. One exception to "first": when a key is missing and a sibling
+    key is unknown (a typo), the unknown key is reported, as it names the fix.
+    Returns the error; raises nothing.
     """
-    err = exc.errors()[0]
+    errors = exc.errors()
+    err = errors[0]
+    if err["type"] == "missing":
+        typos = [e for e in errors if e["type"] == "extra_forbidden"
+                 and tuple(e["loc"][:-1]) == tuple(err["loc"][:-1])]
+        err = typos[0] if typos else err
     loc = _data_loc(doc.data, tuple(err["loc"]), missing=err["type"] == "missing")
     message = _message(err, _allowed_keys(model, tuple(err["loc"])))
     return ConfigError(message, file=file, field=dotted(loc) or None, line=doc.nearest_line(loc))
@@ -204,8 +212,11 @@ def _message(err: Any, allowed: Sequence[str] | None) -> str:
     kind, ctx, got = err["type"], err.get("ctx") or {}, _got(err.get("input"))
     loc = err["loc"]
     if kind == "extra_forbidden":
-        listed = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-        return f"unknown key {loc[-1]!r}{listed}"
+        if not allowed:
+            return f"unknown key {loc[-1]!r}"
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown key {loc[-1]!r}; {guess}allowed keys: {', '.join(allowed)}"
     if kind == "missing":
         return f"required key missing; add '{loc[-1]}:'"
     if kind in _EXPECTED:

@@ -14,8 +14,13 @@ esac
 if command -v sha256sum >/dev/null 2>&1; then SHA=sha256sum; else SHA="shasum -a 256"; fi
 say() { printf '%s\n' "$*"; }
 fsha() { _r=$($SHA < "$1" 2>/dev/null) || return 1; printf '%s' "${_r%% *}"; }
-fmode() { stat -c %a "$1" 2>/dev/null || stat -f %Lp "$1"; }
-fdev() { stat -c %d "$1" 2>/dev/null || stat -f %d "$1"; }
+if stat -c %a / >/dev/null 2>&1; then
+  fmode() { stat -c %a "$1" 2>/dev/null; }
+  fdev() { stat -c %d "$1" 2>/dev/null; }
+else
+  fmode() { stat -f %Lp "$1" 2>/dev/null; }
+  fdev() { stat -f %d "$1" 2>/dev/null; }
+fi
 getf() { eval "f=\$F_$1 h=\$H_$1 m=\$M_$1"; }
 # name files end in "/" so that $(cat) keeps trailing newlines of a name
 readname() { _n=$(cat "$1"; printf x); _n=${_n%x}; n=${_n%/}; }

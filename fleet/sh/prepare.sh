@@ -59,7 +59,7 @@ while [ "$i" -lt "$N" ]; do
     os=$(fsha "$T/$f")
     [ -n "$os" ] && [ "$os" = "$(fsha "$e/old")" ] || abort backup-verify "$i"
     printf '%s %s\n' "$(fmode "$T/$f")" "$os" > "$e/meta" || abort backup "$i"
-    say "FILE $i replace"
+    if [ "$os" = "$h" ]; then say "FILE $i same"; else say "FILE $i replace"; fi
   else
     say "FILE $i create"
   fi

@@ -67,6 +67,9 @@ def parse(result: CommandResult, ctx: DeployContext, host: str) -> Prepared:
     for words in lines:
         if words[0] == "FILE" and len(words) == 3:
             name = ctx.file_name(int(words[1]))
-            (created if words[2] == "create" else replaced).append(name)
+            if words[2] == "create":
+                created.append(name)
+            elif words[2] == "replace":
+                replaced.append(name)
     return Ready(tuple(created), tuple(replaced))
 

@@ -83,6 +83,8 @@ class SshTransport:
                 out, err, code = _collect(channel, self.host, start + timeout, timeout)
             finally:
                 channel.close()
+        if code is None:
+            raise TransportError(self.host, "connection closed before the command finished")
         result = CommandResult(command=command, exit_code=code,
                                stdout=out.decode("utf-8", "replace"),
                                stderr=err.decode("utf-8", "replace"),

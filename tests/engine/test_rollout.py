@@ -1,0 +1,136 @@
+"""The fleet sequence over real shell on pretend hosts: rollout, rerun, halt, rollback."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fleet.commands import CommandResult
+from fleet.errors import ConnectError
+from fleet.events import BatchStarted, StepStarted
+from fleet.outcome import HostStatus, Outcome
+from fleet.transport.fake import result
+from tests.engine.conftest import FILES, World
+
+
+def expected_after(world: World, host: str) -> dict[str, tuple[str, int]]:
+    """The host's manifest as it must be after a successful rollout."""
+    before = world.snapshot()[host]
+    for name, text in FILES.items():
+        before[name] = (hashlib.sha256(text.encode()).hexdigest(), 0o644)
+    before["sub dir/"] = ("", 0o755)
+    return before
+
+
+def test_rollout_puts_the_release_on_every_host_and_keeps_unrelated_files(world: World) -> None:
+    wanted = {h.name: expected_after(world, h.name) for h in world.hosts}
+    res, rec = world.run(world.playbook())
+    assert res.outcome is Outcome.SUCCESS
+    assert [h.status for h in res.hosts] == [HostStatus.DEPLOYED] * 6
+    assert world.snapshot() == wanted
+    batches = [e.hosts for e in rec.events if isinstance(e, BatchStarted)]
+    assert batches == [("h1",), ("h2", "h3"), ("h4", "h5"), ("h6",)]
+    assert all(world.leftovers(h.name) == [] for h in world.hosts)
+    assert not (world.root / "pwned").exists()
+    assert not any(p.name == "pwned" for p in world.root.rglob("pwned"))
+
+
+def test_rerun_is_unchanged_and_writes_nothing(world: World) -> None:
+    pb = world.playbook()
+    world.run(pb, run_id="run-1")
+    mtimes = {p: p.stat().st_mtime_ns for p in world.root.joinpath("homes").rglob("*")}
+    res, rec = world.run(pb, run_id="run-2")
+    assert [h.status for h in res.hosts] == [HostStatus.UNCHANGED] * 6
+    assert {p: p.stat().st_mtime_ns for p in world.root.joinpath("homes").rglob("*")} == mtimes
+    steps = {(e.host, e.step) for e in rec.events if isinstance(e, StepStarted)}
+    assert {s for _, s in steps} == {"connect", "prepare"}
+
+
+def test_a_failed_check_in_batch_two_rolls_back_every_touched_host(world: World) -> None:
+    before = world.snapshot()
+    (world.home("h4") / ".fail-check").write_text("")
+    res, _ = world.run(world.playbook())
+    status = {h.name: h.status for h in res.hosts}
+    assert res.outcome is Outcome.ROLLED_BACK
+    assert res.outcome.exit_code == 1
+    assert status["h4"] is HostStatus.ROLLED_BACK
+    assert "validate" in (dict((h.name, h.error) for h in res.hosts)["h4"] or "")
+    assert status["h1"] is status["h2"] is status["h3"] is HostStatus.ROLLED_BACK
+    assert status["h6"] is HostStatus.SKIPPED
+    assert world.snapshot() == before
+    for host in world.hosts:
+        assert world.leftovers(host.name) == []
+        assert not (world.state(host.name) / "current").exists()
+    assert world.connects.get("h6", 0) == 0
+
+
+def test_unreachable_host_halts_and_is_named(world: World) -> None:
+    before = world.snapshot()
+
+    def down(command: str, stdin: bytes | None) -> CommandResult:
+        raise ConnectError("h3", "no route to host")
+
+    world.faults["h3"] = down  # type: ignore[assignment]
+    res, _ = world.run(world.playbook())
+    h3 = next(h for h in res.hosts if h.name == "h3")
+    assert res.outcome is Outcome.ROLLED_BACK
+    assert h3.status is HostStatus.FAILED and "no route" in (h3.error or "")
+    assert world.snapshot() == before
+
+
+def test_canary_only_then_full_rollout(world: World) -> None:
+    pb = world.playbook()
+    res, _ = world.run(pb, canary_only=True, run_id="run-1")
+    assert res.outcome is Outcome.CANARY_ONLY
+    assert [h.status for h in res.hosts] == [HostStatus.DEPLOYED] + [HostStatus.SKIPPED] * 5
+    res, _ = world.run(pb, run_id="run-2")
+    assert [h.status for h in res.hosts] == [HostStatus.UNCHANGED] + [HostStatus.DEPLOYED] * 5
+
+
+def test_rollback_failed_policy_keeps_earlier_hosts_on_the_release(world: World) -> None:
+    (world.home("h3") / ".fail-check").write_text("")
+    res, _ = world.run(world.playbook(on_failure="rollback_failed"))
+    status = {h.name: h.status for h in res.hosts}
+    assert res.outcome is Outcome.HALTED
+    assert status["h1"] is HostStatus.DEPLOYED
+    assert status["h3"] is HostStatus.ROLLED_BACK
+    assert all(world.leftovers(h.name) == [] for h in world.hosts)
+
+
+def test_tolerated_failure_is_rolled_back_and_the_run_goes_on(world: World) -> None:
+    (world.home("h2") / ".fail-check").write_text("")
+    before = world.snapshot()["h2"]
+    res, _ = world.run(world.playbook(max_failures=1))
+    status = {h.name: h.status for h in res.hosts}
+    assert res.outcome is Outcome.PARTIAL and res.outcome.exit_code == 1
+    assert status["h2"] is HostStatus.ROLLED_BACK
+    assert [status[f"h{i}"] for i in (1, 3, 4, 5, 6)] == [HostStatus.DEPLOYED] * 5
+    assert world.snapshot()["h2"] == before
+
+
+def test_stage_failure_after_backup_leaves_host_as_before(world: World) -> None:
+    before = world.snapshot()
+
+    def corrupt_stage(command: str, stdin: bytes | None) -> CommandResult | None:
+        if stdin:  # the stage step is the only one with a payload
+            return result("ERR stage-verify 1\n", exit_code=1)
+        return None
+
+    world.faults["h1"] = corrupt_stage  # type: ignore[assignment]
+    res, _ = world.run(world.playbook())
+    h1 = res.hosts[0]
+    assert h1.status is HostStatus.ROLLED_BACK
+    assert "'COMMON_WORKFLOW.md' does not match its sha256" in (h1.error or "")  # sorted order
+    assert world.snapshot() == before
+    assert world.leftovers("h1") == []
+
+
+def test_lock_held_by_another_run_is_refused_with_its_id(world: World) -> None:
+    lock = world.state("h1") / "lock"
+    lock.mkdir(parents=True)
+    (lock / "run").write_text("other-run-42\n")
+    before = world.snapshot()
+    res, _ = world.run(world.playbook())
+    assert res.hosts[0].status is HostStatus.FAILED
+    assert "other-run-42" in (res.hosts[0].error or "")
+    assert world.snapshot() == before
+    assert (lock / "run").read_text() == "other-run-42\n"
