@@ -9,7 +9,7 @@ from fleet.errors import ConnectError
 from fleet.events import BatchStarted, StepStarted
 from fleet.outcome import HostStatus, Outcome
 from fleet.transport.fake import result
-from tests.engine.conftest import FILES, World
+from tests.engine.world import FILES, World
 
 
 def expected_after(world: World, host: str) -> dict[str, tuple[str, int]]:
@@ -73,7 +73,8 @@ def test_unreachable_host_halts_and_is_named(world: World) -> None:
     res, _ = world.run(world.playbook())
     h3 = next(h for h in res.hosts if h.name == "h3")
     assert res.outcome is Outcome.ROLLED_BACK
-    assert h3.status is HostStatus.FAILED and "no route" in (h3.error or "")
+    assert h3.status is HostStatus.FAILED
+    assert "no route" in (h3.error or "")
     assert world.snapshot() == before
 
 
@@ -101,7 +102,8 @@ def test_tolerated_failure_is_rolled_back_and_the_run_goes_on(world: World) -> N
     before = world.snapshot()["h2"]
     res, _ = world.run(world.playbook(max_failures=1))
     status = {h.name: h.status for h in res.hosts}
-    assert res.outcome is Outcome.PARTIAL and res.outcome.exit_code == 1
+    assert res.outcome is Outcome.PARTIAL
+    assert res.outcome.exit_code == 1
     assert status["h2"] is HostStatus.ROLLED_BACK
     assert [status[f"h{i}"] for i in (1, 3, 4, 5, 6)] == [HostStatus.DEPLOYED] * 5
     assert world.snapshot()["h2"] == before
