@@ -32,7 +32,7 @@ from pydantic import (
 
 from fleet.errors import ConfigError
 from fleet.halt import parse_percent
-from fleet.yamlfile import YamlDoc, config_error_from_validation, load_yaml
+from fleet.yamlfile import YamlDoc, config_error_from_validation, describe, load_yaml
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -42,10 +42,6 @@ _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 Seconds = Annotated[float, Strict(), Field(gt=0)]
 Positive = Annotated[float, Strict(), Field(gt=0)]
 Text = Annotated[str, Field(min_length=1)]
-
-
-def _got(value: object) -> str:
-    return f"{value!r} ({type(value).__name__})"
 
 
 def check_file_name(value: str) -> str:
@@ -97,7 +93,7 @@ def _parse_duration(value: object) -> float | None:
         return float(value)
     match = _DURATION.match(value) if isinstance(value, str) and value else None
     if match is None:
-        raise ValueError(f"expected a duration like 30s, 5m, 1h30m, got {_got(value)}")
+        raise ValueError(f"expected a duration like 30s, 5m, 1h30m, got {describe(value)}")
     hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
     return hours * 3600 + minutes * 60 + seconds
 
@@ -112,7 +108,7 @@ def _size_entry(value: object, *, minimum: int, what: str) -> int | str:
                 return value
         except ValueError:
             pass
-    raise ValueError(f"expected {what}, got {_got(value)}")
+    raise ValueError(f"expected {what}, got {describe(value)}")
 
 
 class Strategy(BaseModel, frozen=True, extra="forbid"):
@@ -140,7 +136,7 @@ class Strategy(BaseModel, frozen=True, extra="forbid"):
             if len(set(value)) != len(value):
                 raise ValueError(f"a host is named twice in {value!r}")
             return tuple(value)
-        raise ValueError(f"expected an int >= 0 or a list of host names, got {_got(value)}")
+        raise ValueError(f"expected an int >= 0 or a list of host names, got {describe(value)}")
 
     @field_validator("batch_size", mode="before")
     @classmethod

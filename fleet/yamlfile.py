@@ -206,10 +206,13 @@ _EXPECTED = {
     "model_type": "a mapping (key: value)", "model_attributes_type": "a mapping (key: value)",
 }
 
+_BOUNDS = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge"),
+           "less_than": ("<", "lt"), "less_than_equal": ("<=", "le")}
+
 
 def _message(err: Any, allowed: Sequence[str] | None) -> str:
     """Return the one-line message and fix for one pydantic error dict."""
-    kind, ctx, got = err["type"], err.get("ctx") or {}, _got(err.get("input"))
+    kind, ctx, got = err["type"], err.get("ctx") or {}, describe(err.get("input"))
     loc = err["loc"]
     if kind == "extra_forbidden":
         if not allowed:
@@ -221,6 +224,13 @@ def _message(err: Any, allowed: Sequence[str] | None) -> str:
         return f"required key missing; add '{loc[-1]}:'"
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {got}"
+    bound = _BOUNDS.get(kind)
+    if bound is not None:
+        limit = ctx.get(bound[1])
+        shown = f"{limit:g}" if isinstance(limit, float) else limit
+        return f"expected a number {bound[0]} {shown}, got {got}"
+    if kind == "string_too_short":
+        return f"expected a non-empty string, got {got}"
     if kind == "literal_error":
         return f"expected one of {ctx.get('expected')}, got {got}"
     if kind == "union_tag_invalid":
@@ -232,8 +242,8 @@ def _message(err: Any, allowed: Sequence[str] | None) -> str:
     return f"{err['msg']}; got {got}"
 
 
-def _got(value: object) -> str:
-    """Describe an input value for a message: ``'abc' (a string)``."""
+def describe(value: object) -> str:
+    """Describe a value for a message: ``'abc' (a string)``, ``nothing (null)``."""
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
              list: "a list", dict: "a mapping", type(None): "nothing (null)"}
     kind = names.get(type(value), type(value).__name__)
