@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from fleet.commands import CommandResult, Script
 from fleet.connections import Connections, Connector
-from fleet.errors import FleetError
+from fleet.errors import FleetError, reason
 from fleet.events import EventSink, HostFinished, RunFinished, RunStarted
 from fleet.inventory import Host
 from fleet.orchestrator import run_fleet, wait_all
@@ -127,7 +127,7 @@ def parallel(hosts: Sequence[Host], one: Callable[[Host, float], HostOutcome], f
             outcome = one(host, start)
         except FleetError as exc:
             outcome = HostOutcome(host.name, HostStatus.FAILED, time.monotonic() - start,
-                                  error=str(exc))
+                                  error=reason(exc))
         sink.emit(HostFinished(host.name, outcome.status.value, outcome.duration, outcome.error))
         return outcome
 

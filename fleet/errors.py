@@ -112,3 +112,12 @@ class RollbackFailed(FleetError):
         self.host = host
         self.message = message
         super().__init__(f"{host}: rollback failed: {message}")
+
+
+def reason(exc: BaseException) -> str:
+    """The human part of an error, without the host prefix a per-host report already shows."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, str):
+        step = getattr(exc, "step", None)
+        return f"{step}: {message}" if isinstance(step, str) else message
+    return str(exc)

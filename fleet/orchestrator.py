@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
 from fleet.errors import FleetError
+from fleet.errors import reason as error_reason
 from fleet.events import (
     BatchStarted,
     Halted,
@@ -64,11 +65,11 @@ def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolic
     halt_reason: list[str] = []
     canary_failed = False
 
-    def halt(reason: str) -> None:
+    def halt(why: str) -> None:
         if not halt_reason:
-            halt_reason.append(reason)
+            halt_reason.append(why)
             job.stop.set()
-            job.sink.emit(Halted(reason))
+            job.sink.emit(Halted(why))
 
     for batch in plan.batches:
         if job.stop.is_set():
@@ -129,10 +130,11 @@ def roll_back_hosts(undo: Sequence[HostOutcome], by_name: dict[str, Host], job: 
             rollback.parse(result, host.name)
         except FleetError as exc:
             took = time.monotonic() - start
-            job.sink.emit(StepFinished(host.name, "rollback", False, took, error=str(exc)))
-            job.sink.emit(HostFinished(host.name, HostStatus.ROLLBACK_FAILED.value, took, str(exc)))
+            why = error_reason(exc)
+            job.sink.emit(StepFinished(host.name, "rollback", False, took, error=why))
+            job.sink.emit(HostFinished(host.name, HostStatus.ROLLBACK_FAILED.value, took, why))
             return replace(outcome, status=HostStatus.ROLLBACK_FAILED,
-                           error=f"rollback failed: {exc}")
+                           error=f"rollback failed: {why}")
         took = time.monotonic() - start
         job.sink.emit(StepFinished(host.name, "rollback", True, took))
         job.sink.emit(HostFinished(host.name, HostStatus.ROLLED_BACK.value, took,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from fleet.commands import CommandResult, Script
-from fleet.errors import FleetError, RollbackFailed, TransportError
+from fleet.errors import FleetError, RollbackFailed, TransportError, reason
 from fleet.events import EventSink, HostFinished, StepFinished, StepStarted
 from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus
@@ -62,7 +62,7 @@ class _Runner:
             value = action()
         except Exception as exc:
             self.job.sink.emit(StepFinished(self.host.name, name, False,
-                                            time.monotonic() - start, error=_message(exc)))
+                                            time.monotonic() - start, error=reason(exc)))
             raise
         self.job.sink.emit(StepFinished(self.host.name, name, True, time.monotonic() - start,
                                         detail=detail(value) if detail else None))
@@ -115,12 +115,12 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
             log.exception("internal error on %s", host.name)
         failed_step = getattr(exc, "step", None)
         if not touched:
-            return _finish(job, host, start, HostStatus.FAILED, error=_message(exc),
+            return _finish(job, host, start, HostStatus.FAILED, error=reason(exc),
                            failed_step=failed_step or "connect")
         if not job.roll_back_failed:
-            return _finish(job, host, start, HostStatus.FAILED, error=_message(exc),
+            return _finish(job, host, start, HostStatus.FAILED, error=reason(exc),
                            touched=True, prepared=prepared, failed_step=failed_step)
-        status, error = _undo_after_failure(runner, _message(exc))
+        status, error = _undo_after_failure(runner, reason(exc))
         return _finish(job, host, start, status, error=error, touched=True, prepared=prepared,
                        failed_step=failed_step)
 
@@ -132,7 +132,7 @@ def _undo_after_failure(runner: _Runner, cause: str) -> tuple[HostStatus, str]:
         runner.step("rollback", lambda: rollback.parse(runner.send(rollback.script(
             ctx.name, ctx.target, ctx.run_id, ctx.run_id, force=True)), runner.host.name))
     except (RollbackFailed, TransportError) as exc:
-        return HostStatus.ROLLBACK_FAILED, f"{cause}; then rollback failed: {_message(exc)}"
+        return HostStatus.ROLLBACK_FAILED, f"{cause}; then rollback failed: {reason(exc)}"
     return HostStatus.ROLLED_BACK, cause
 
 
@@ -158,13 +158,3 @@ def _describe_prepared(value: prepare.Prepared) -> str:
     if isinstance(value, prepare.Unchanged):
         return "already on the release"
     return f"locked by {value.holder}"
-
-
-def _message(exc: BaseException) -> str:
-    """The human part of a fleet error, without the host prefix the table already shows."""
-    for attr in ("message",):
-        text = getattr(exc, attr, None)
-        if isinstance(text, str):
-            step = getattr(exc, "step", None)
-            return f"{step}: {text}" if step else text
-    return str(exc)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from fleet.app import parallel
 from fleet.connections import Connections, Connector
-from fleet.errors import FleetError, RollbackFailed
+from fleet.errors import FleetError, RollbackFailed, reason
 from fleet.events import Event, EventSink, RollbackStarted, RunFinished, RunStarted, StepFinished
 from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult, in_order
@@ -137,7 +137,7 @@ def _undo_host(host: Host, state: probe.HostState, connections: Connections, run
                                  "everything fleet deployed there has been rolled back")
     except FleetError as exc:
         return HostOutcome(host.name, HostStatus.ROLLBACK_FAILED, time.monotonic() - started,
-                           error=str(exc), touched=steps > 0,
+                           error=f"rollback failed: {reason(exc)}", touched=steps > 0,
                            release=current.release if current else None)
     return HostOutcome(host.name, HostStatus.ROLLED_BACK, time.monotonic() - started,
                        touched=True, release=current.release if current else None)

@@ -29,8 +29,8 @@ _MESSAGES: dict[str, str] = {
     "mkdir": "cannot create folder {dir} in the target",
     "activate": "cannot move {file} into the target",
     "no-backup": "no backup of that run on the host",
-    "drift": "{0} deployed file(s) were changed on the host since the rollout "
-             "(see above); use --force to overwrite those changes",
+    "drift": "{0} deployed file(s) were changed on the host since the rollout; "
+             "use --force to overwrite those changes",
     "restore": "{0} file(s) could not be restored",
 }
 

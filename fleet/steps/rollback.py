@@ -46,7 +46,10 @@ def parse(result: CommandResult, host: str) -> RolledBack:
             holder = words[1] if len(words) > 1 else "unknown"
             raise RollbackFailed(host, f"the deployment is locked by run {holder}")
     detail = failure_text(result, lambda i: f"#{i}")
-    lines = [line for line in result.stderr.strip().splitlines() if line]
-    if lines and "drift" in detail:
-        detail += " — " + "; ".join(lines[:5])
+    prefix = "changed since deployed: "
+    changed = [line[len(prefix):] for line in result.stderr.splitlines()
+               if line.startswith(prefix)]
+    if changed:
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        detail += " (" + ", ".join(repr(n) for n in changed[:5]) + more + ")"
     raise RollbackFailed(host, detail)
