@@ -1,0 +1,109 @@
+"""The command line on one local host (HOME pointed at a temp folder): Ctrl-C, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.engine.world import manifest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def setup(tmp_path: Path, check: str = "true") -> tuple[Path, Path, dict[str, str]]:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.md").write_text("alpha\n")
+    (tmp_path / "src" / "b.md").write_text("beta\n")
+    target = tmp_path / "home" / "agents"
+    target.mkdir(parents=True)
+    (target / "a.md").write_text("old alpha\n")
+    (target / "mine.md").write_text("unrelated\n")
+    playbook = tmp_path / "pb.yml"
+    playbook.write_text(
+        "name: cli-demo\nsource: src\ntarget: ~/agents\n"
+        f"checks:\n  - {{type: command, run: {json.dumps(check)}, timeout: 30}}\n")
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text("all:\n  hosts:\n    me: {connection: local}\n")
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    return playbook, inventory, env
+
+
+def fleet(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fleet", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_ctrl_c_mid_run_halts_and_rolls_back(tmp_path: Path) -> None:
+    playbook, inventory, env = setup(tmp_path, check="sleep 2")
+    env["PYTHONPATH"] = str(REPO)
+    before = manifest(tmp_path / "home" / "agents")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleet", "rollout", str(playbook), "-i", str(inventory), "--json"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # inside the 2 s check: the host is touched and in flight
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    result = json.loads(out)
+    assert proc.returncode == 1, err
+    assert result["outcome"] == "rolled_back"
+    assert "Ctrl-C" in result["halt_reason"]
+    assert result["hosts"][0]["status"] == "rolled_back"
+    assert manifest(tmp_path / "home" / "agents") == before
+    state = tmp_path / "home" / ".local" / "state" / "fleet" / "cli-demo"
+    assert not (state / "lock").exists()
+    assert list(state.glob("stage-*")) == []
+
+
+def test_json_result_has_the_contract_keys(tmp_path: Path) -> None:
+    playbook, inventory, env = setup(tmp_path)
+    done = fleet("rollout", str(playbook), "-i", str(inventory), "--json", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert {"run_id", "command", "playbook", "release", "outcome", "hosts"} <= set(result)
+    assert result["outcome"] == "success"
+    host = result["hosts"][0]
+    assert {"name", "status", "duration_s", "error"} <= set(host)
+    assert host["status"] == "deployed"
+    log = tmp_path / ".fleet" / "runs" / f"{result['run_id']}.jsonl"
+    events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
+    assert events[0] == "RunStarted"
+    assert events[-1] == "RunFinished"
+    assert events.count("StepFinished") == 5  # connect, prepare, stage, activate, commit
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    (lambda p: p.write_text("name: [unclosed\n"), "pb.yml"),
+    (lambda p: p.write_text(p.read_text() + "colour: red\n"), "colour"),
+    (lambda p: p.write_text(p.read_text().replace("target: ~/agents", "target: /")), "target"),
+    (lambda p: p.write_text(p.read_text() + "files: [../etc/passwd]\n"), "files"),
+    (lambda p: p.write_text(p.read_text() + "files: [nope.md]\n"), "files[0]"),
+])
+def test_bad_playbook_is_one_line_and_exit_2(tmp_path: Path, edit: object, field: str) -> None:
+    playbook, inventory, env = setup(tmp_path)
+    assert callable(edit)
+    edit(playbook)
+    done = fleet("rollout", str(playbook), "-i", str(inventory), env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert "pb.yml" in lines[0]
+    assert field in lines[0]
+    assert not (tmp_path / "home" / ".local").exists()  # no host was contacted
+
+
+def test_unknown_limit_is_exit_2_naming_limit(tmp_path: Path) -> None:
+    playbook, inventory, env = setup(tmp_path)
+    done = fleet("rollout", str(playbook), "-i", str(inventory), "--limit", "ghost",
+                 env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert "--limit" in lines[0]
+    assert "ghost" in lines[0]
