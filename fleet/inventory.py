@@ -366,7 +366,8 @@ def _match(inventory: Inventory, pattern: str, term: str) -> set[str]:
         names = [n for n in (*hosts, *groups) if fnmatch.fnmatchcase(n, pattern)]
     else:
         names = [n for n in (*hosts, *groups) if n == pattern]
-    matched = {n for n in names if n in hosts}
+    host_set = set(hosts)
+    matched = {n for n in names if n in host_set}
     for name in names:
         matched.update(inventory.groups.get(name, ()))
     if not names:

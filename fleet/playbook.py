@@ -405,8 +405,8 @@ def _discover(source_dir: Path, file: str, doc: YamlDoc) -> tuple[str, ...]:
             full = source_dir / name
             if not full.is_file() and not full.is_symlink():
                 continue  # sockets, fifos: not deployable, not an error
-            problem = _CONTROL.search(name) and f"{name!r} contains a control character"
-            problem = problem or _file_problem(source_dir, name)
+            problem = (f"{name!r} contains a control character" if _CONTROL.search(name)
+                       else _file_problem(source_dir, name))
             if problem:
                 raise ConfigError(problem, file=file, field="source",
                                   line=doc.line_of(("source",)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -359,3 +360,15 @@ def test_missing_playbook(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found") as info:
         load_playbook(tmp_path / "nope.yml")
     assert info.value.file == str(tmp_path / "nope.yml")
+
+
+def test_discovered_name_with_control_character_is_refused(tree: Path) -> None:
+    (tree / "files" / "bad\nname.md").write_text("x")
+    with pytest.raises(ConfigError, match="control character") as info:
+        load(tree, BASE)
+    assert (info.value.field, info.value.line) == ("source", 2)
+
+
+def test_fifo_in_source_is_skipped(tree: Path) -> None:
+    os.mkfifo(tree / "files" / "pipe")
+    assert "pipe" not in load(tree, BASE).file_list
