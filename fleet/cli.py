@@ -60,9 +60,9 @@ def main() -> None:
 def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                 canary_only: bool, dry_run: bool) -> None:
     """Canary first, then batches; on a failure halt and roll back every touched host."""
-    target, pb = _load(playbook, inventories, limit)
+    target, pb, every_host = _load(playbook, inventories, limit)
     plan = _guard(lambda: build_plan([h.name for h in target.hosts], pb.strategy,
-                                     playbook_file=str(playbook)))
+                                     inventory_hosts=every_host, playbook_file=str(playbook)))
     connector = partial(connect, timeout=pb.timeouts.connect)
     run_id = new_run_id()
     if dry_run:
@@ -82,7 +82,7 @@ def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
 def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                  to: str | None, force: bool) -> None:
     """Undo the newest release on the selected hosts, from the backups on the hosts."""
-    target, pb = _load(playbook, inventories, limit, need_release=False)
+    target, pb, _ = _load(playbook, inventories, limit)
     connector = partial(connect, timeout=pb.timeouts.connect)
     run_id = new_run_id()
     _finish(run_id, as_json, lambda sink: rollback_fleet(
@@ -90,15 +90,17 @@ def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None,
         forks=pb.strategy.forks, timeout=pb.timeouts.command))
 
 
-def _load(playbook: Path, inventories: Sequence[Path], limit: str | None, *,
-          need_release: bool = True) -> tuple[Target, Playbook]:
-    """Load and validate everything; exit 2 with one line on bad input."""
+def _load(playbook: Path, inventories: Sequence[Path], limit: str | None
+          ) -> tuple[Target, Playbook, tuple[str, ...]]:
+    """Load and validate everything; exit 2 with one line on bad input.
+
+    Returns the target, the playbook and the names of every inventory host.
+    """
     inventory = _guard(lambda: load_inventory(list(inventories)))
     hosts = _guard(lambda: select_hosts(inventory, limit))
     pb = _guard(lambda: load_playbook(playbook))
     release = _guard(lambda: build_release(pb))
-    del need_release  # a rollback still validates the playbook's files: one rule for both
-    return Target(pb, release, hosts), pb
+    return Target(pb, release, hosts), pb, tuple(h.name for h in inventory.hosts)
 
 
 def _guard(load: Callable[[], _T]) -> _T:

@@ -185,7 +185,7 @@ class ContainsCheck(BaseModel, frozen=True, extra="forbid"):
     type: Literal["contains"] = Field(description="Check kind.")
     file: Annotated[str, AfterValidator(check_file_name)] = Field(
         description="One of the release files.")
-    pattern: Text = Field(description="Python regular expression searched in the file.")
+    pattern: Text = Field(description="Extended regular expression (grep -E) searched in the file.")
 
     @field_validator("pattern")
     @classmethod
@@ -194,6 +194,12 @@ class ContainsCheck(BaseModel, frozen=True, extra="forbid"):
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from None
+        # The host runs grep -E (POSIX ERE): refuse Perl-only syntax that would
+        # silently mean something else there.
+        for perl, ere in (("\\d", "[0-9]"), ("\\D", "[^0-9]"), ("(?", "a plain group")):
+            if perl in value:
+                raise ValueError(f"{perl!r} is not POSIX extended regex syntax (hosts run "
+                                 f"grep -E); use {ere}")
         return value
 
 
