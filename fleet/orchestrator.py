@@ -124,10 +124,9 @@ def roll_back_hosts(undo: Sequence[HostOutcome], by_name: dict[str, Host], job: 
         job.sink.emit(StepStarted(host.name, "rollback"))
         try:
             transport: Transport = job.get_transport(host)
-            result = transport.run(rollback.script(ctx.name, ctx.target, ctx.run_id, ctx.run_id,
-                                                   force=True).command(),
+            result = transport.run(rollback.in_run_script(ctx).command(),
                                    timeout=job.timeout, check=False)
-            rollback.parse(result, host.name)
+            back = rollback.parse(result, host.name)
         except FleetError as exc:
             took = time.monotonic() - start
             why = error_reason(exc)
@@ -139,7 +138,7 @@ def roll_back_hosts(undo: Sequence[HostOutcome], by_name: dict[str, Host], job: 
         job.sink.emit(StepFinished(host.name, "rollback", True, took))
         job.sink.emit(HostFinished(host.name, HostStatus.ROLLED_BACK.value, took,
                                    outcome.error or f"rolled back: {reason}"))
-        return replace(outcome, status=HostStatus.ROLLED_BACK,
+        return replace(outcome, status=HostStatus.ROLLED_BACK, release=back.release,
                        error=outcome.error or "rolled back: the run halted")
 
     with ThreadPoolExecutor(max_workers=max(1, len(undo))) as pool:

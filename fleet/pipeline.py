@@ -88,8 +88,12 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
     try:
         runner.boundary()
         runner.transport = runner.step("connect", lambda: job.get_transport(host))
-        prepared = runner.step("prepare", lambda: prepare.parse(
-            runner.send(prepare.script(ctx)), ctx, host.name), _describe_prepared)
+        try:
+            prepared = runner.step("prepare", lambda: prepare.parse(
+                runner.send(prepare.script(ctx)), ctx, host.name), _describe_prepared)
+        except TransportError:
+            touched = True  # the lock and backup may have been taken before the answer was lost
+            raise
         if isinstance(prepared, prepare.Unchanged):
             return _finish(job, host, start, HostStatus.UNCHANGED, release=ctx.release.id)
         if isinstance(prepared, prepare.Locked):
@@ -120,20 +124,23 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
         if not job.roll_back_failed:
             return _finish(job, host, start, HostStatus.FAILED, error=reason(exc),
                            touched=True, prepared=prepared, failed_step=failed_step)
-        status, error = _undo_after_failure(runner, reason(exc))
+        status, error, back = _undo_after_failure(runner, reason(exc))
         return _finish(job, host, start, status, error=error, touched=True, prepared=prepared,
-                       failed_step=failed_step)
+                       failed_step=failed_step, release=back.release if back else None)
 
 
-def _undo_after_failure(runner: _Runner, cause: str) -> tuple[HostStatus, str]:
+def _undo_after_failure(runner: _Runner, cause: str
+                        ) -> tuple[HostStatus, str, rollback.RolledBack | None]:
     """Roll the host back right after its own failure (force: the files are ours)."""
-    ctx = runner.job.ctx
+    job = runner.job
     try:
-        runner.step("rollback", lambda: rollback.parse(runner.send(rollback.script(
-            ctx.name, ctx.target, ctx.run_id, ctx.run_id, force=True)), runner.host.name))
+        if runner.transport is None:
+            runner.transport = job.get_transport(runner.host)
+        back = runner.step("rollback", lambda: rollback.parse(runner.send(
+            rollback.in_run_script(job.ctx)), runner.host.name))
     except (RollbackFailed, TransportError) as exc:
-        return HostStatus.ROLLBACK_FAILED, f"{cause}; then rollback failed: {reason(exc)}"
-    return HostStatus.ROLLED_BACK, cause
+        return HostStatus.ROLLBACK_FAILED, f"{cause}; then rollback failed: {reason(exc)}", None
+    return HostStatus.ROLLED_BACK, cause, back
 
 
 def _finish(job: HostJob, host: Host, start: float, status: HostStatus, *,

@@ -24,7 +24,12 @@ fi
 getf() { eval "f=\$F_$1 h=\$H_$1 m=\$M_$1"; }
 # name files end in "/" so that $(cat) keeps trailing newlines of a name
 readname() { _n=$(cat "$1"; printf x); _n=${_n%x}; n=${_n%/}; }
-lockholder() { _h=$(cat "$S/lock/run" 2>/dev/null) || _h=unknown; printf '%s' "${_h:-unknown}"; }
+# The holder writes lock/run right after mkdir lock: give it a moment.
+lockholder() {
+  _h=$(cat "$S/lock/run" 2>/dev/null)
+  [ -n "$_h" ] || { sleep 1; _h=$(cat "$S/lock/run" 2>/dev/null); }
+  printf '%s' "${_h:-unknown}"
+}
 have_lock() { [ -d "$S/lock" ] && [ "$(lockholder)" = "$RUN" ]; }
 # Where a run stages files: on the target's filesystem (so mv is an atomic
 # rename) but never inside the target.

@@ -13,11 +13,12 @@ if [ -f "$S/current" ]; then
     if [ "$same" = 1 ]; then say "UNCHANGED $crun"; exit 0; fi
   fi
 fi
-mkdir -p "$S/backups" 2>/dev/null || { say "ERR state-dir"; exit 1; }
+mkdir -p "$S" 2>/dev/null || { say "ERR state-dir"; exit 1; }
 if ! mkdir "$S/lock" 2>/dev/null; then say "LOCKED $(lockholder)"; exit 1; fi
 printf '%s\n' "$RUN" > "$S/lock/run"
 B="$S/backups/$RUN"
 abort() { rm -rf "$B" "$S/lock"; say "ERR $*"; exit 1; }
+mkdir -p "$S/backups" 2>/dev/null || abort state-dir
 say "STEP preflight"
 [ -L "$T" ] && abort target-link
 [ -e "$T" ] && [ ! -d "$T" ] && abort target-not-dir

@@ -2,7 +2,21 @@
 # files come back byte for byte with their mode, created files and folders
 # are removed, nothing else is touched. Idempotent: a retry finishes the job.
 B="$S/backups/$UNDO"
-[ -d "$B" ] || { say "ERR no-backup"; exit 1; }
+current_line() {
+  if [ -f "$S/current" ]; then
+    { read -r crel; read -r crun; read -r ctime; } < "$S/current"
+    say "ROLLED_BACK $crel $crun"
+  else
+    say "ROLLED_BACK - -"
+  fi
+}
+if [ ! -d "$B" ]; then
+  [ "$MISSING_OK" = 1 ] || { say "ERR no-backup"; exit 1; }
+  # The run failed before it made a backup: release its lock, if it took one.
+  case $(lockholder) in "$RUN"|"$UNDO") rm -rf "$S/lock" ;; esac
+  current_line
+  exit 0
+fi
 if mkdir "$S/lock" 2>/dev/null; then printf '%s\n' "$RUN" > "$S/lock/run"
 else
   holder=$(lockholder)
@@ -54,9 +68,4 @@ elif [ -f "$S/current" ]; then
 fi
 rm -rf "$B"
 unlock
-if [ -f "$S/current" ]; then
-  { read -r crel; read -r crun; read -r ctime; } < "$S/current"
-  say "ROLLED_BACK $crel $crun"
-else
-  say "ROLLED_BACK - -"
-fi
+current_line

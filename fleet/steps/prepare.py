@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fleet.commands import CommandResult, Script, render
-from fleet.errors import StepFailed
+from fleet.errors import StepFailed, TransportError
 from fleet.steps.context import DeployContext
 from fleet.steps.messages import failure_text
 
@@ -50,7 +50,8 @@ def parse(result: CommandResult, ctx: DeployContext, host: str) -> Prepared:
     """Read the prepare script's answer.
 
     Raises:
-        StepFailed: preflight or backup failed (the message says which and why).
+        StepFailed: preflight or backup failed and the script cleaned up after itself.
+        TransportError: the answer is incomplete; the host may hold the lock.
     """
     lines = result.lines()
     for words in lines:
@@ -60,6 +61,11 @@ def parse(result: CommandResult, ctx: DeployContext, host: str) -> Prepared:
             return Locked(words[1] if len(words) > 1 else "unknown")
     steps = [w[1] for w in lines if w[0] == "STEP" and len(w) > 1]
     step = steps[-1] if steps else "preflight"
+    if not any(w[0] == "ERR" for w in lines) and ["READY"] not in lines:
+        # No verdict at all: the host may hold our lock and backup; the caller
+        # must treat it as touched.
+        raise TransportError(host, f"no complete answer from the {step} step "
+                             f"(exit {result.exit_code}): {result.stderr.strip()[-200:]}")
     if not result.ok or ["READY"] not in lines:
         raise StepFailed(host, step, failure_text(result, ctx.file_name, ctx.dir_name))
     created: list[str] = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fleet.commands import CommandResult, Script, render
 from fleet.errors import RollbackFailed
+from fleet.steps.context import DeployContext
 from fleet.steps.messages import failure_text
 
 
@@ -24,11 +25,23 @@ class RolledBack:
 def script(name: str, target: str, run_id: str, undo: str, *, force: bool) -> Script:
     """Render the rollback of run ``undo``'s changes, done by run ``run_id``.
 
-    ``force`` skips the drift check (in-run rollbacks use it: the files were
-    just written by this very run).
+    ``force`` skips the drift check. The backup of ``undo`` must exist.
     """
     return render("rollback", {"NAME": name, "TARGET": target, "RUN": run_id,
-                               "RELEASE": "-", "UNDO": undo, "FORCE": int(force)})
+                               "RELEASE": "-", "UNDO": undo, "FORCE": int(force),
+                               "MISSING_OK": 0})
+
+
+def in_run_script(ctx: DeployContext) -> Script:
+    """Render a run's rollback of its own changes on a host.
+
+    No drift check (the files were just written by this very run), and a
+    missing backup is fine: the run may have failed before making one, and
+    then only its lock (if any) is released.
+    """
+    return render("rollback", {"NAME": ctx.name, "TARGET": ctx.target, "RUN": ctx.run_id,
+                               "RELEASE": "-", "UNDO": ctx.run_id, "FORCE": 1,
+                               "MISSING_OK": 1})
 
 
 def parse(result: CommandResult, host: str) -> RolledBack:

@@ -101,27 +101,29 @@ class SshTransport:
 def _collect(
     channel: paramiko.Channel, host: str, deadline: float, timeout: float
 ) -> tuple[bytes, bytes, int | None]:
-    """Read stdout and stderr until EOF and the exit status, or raise at the deadline."""
+    """Read stdout and stderr until the channel's EOF *and* its exit status, or raise.
+
+    OpenSSH may send the exit status before the last output, so the status
+    alone does not mean the output is complete: both must have arrived.
+    """
     out, err = bytearray(), bytearray()
     while True:
         while channel.recv_ready():
             out += channel.recv(_CHUNK)
         while channel.recv_stderr_ready():
             err += channel.recv_stderr(_CHUNK)
-        if channel.exit_status_ready() and not channel.recv_ready() \
-                and not channel.recv_stderr_ready():
+        if channel.eof_received and channel.exit_status_ready() \
+                and not channel.recv_ready() and not channel.recv_stderr_ready():
             break
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise CommandTimeout(host, timeout)
         if channel.closed and not channel.exit_status_ready():
             raise TransportError(host, "connection lost during a command")
-        select.select([channel], [], [], min(remaining, 1.0))
-    # Data may still be in flight after the status (it rarely is); take what is there.
-    while channel.recv_ready():
-        out += channel.recv(_CHUNK)
-    while channel.recv_stderr_ready():
-        err += channel.recv_stderr(_CHUNK)
+        if channel.eof_received:  # output complete; the status is on its way
+            channel.status_event.wait(min(remaining, 0.05))
+        else:
+            select.select([channel], [], [], min(remaining, 1.0))
     code = channel.recv_exit_status()
     return bytes(out), bytes(err), (None if code == -1 else code)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 
 from fleet.commands import CommandResult
-from fleet.errors import ConnectError
 from fleet.events import BatchStarted, StepStarted
 from fleet.outcome import HostStatus, Outcome
 from fleet.transport.fake import result
+from fleet.transport.local import LocalTransport
 from tests.engine.world import FILES, World
 
 
@@ -65,17 +65,36 @@ def test_a_failed_check_in_batch_two_rolls_back_every_touched_host(world: World)
 
 def test_unreachable_host_halts_and_is_named(world: World) -> None:
     before = world.snapshot()
-
-    def down(command: str, stdin: bytes | None) -> CommandResult:
-        raise ConnectError("h3", "no route to host")
-
-    world.faults["h3"] = down  # type: ignore[assignment]
+    world.down.add("h3")
     res, _ = world.run(world.playbook())
     h3 = next(h for h in res.hosts if h.name == "h3")
     assert res.outcome is Outcome.ROLLED_BACK
     assert h3.status is HostStatus.FAILED
     assert "no route" in (h3.error or "")
+    assert "h3" in (res.halt_reason or "")
     assert world.snapshot() == before
+
+
+def test_answer_lost_after_prepare_counts_as_touched_and_is_cleaned(world: World) -> None:
+    """The prepare ran (lock and backup taken) but its answer never arrived."""
+    before = world.snapshot()
+    calls = {"n": 0}
+
+    def lose_prepare_answer(command: str, stdin: bytes | None) -> CommandResult | None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            real = LocalTransport("h1", env={"HOME": str(world.home("h1"))})
+            real.run(command, stdin=stdin, timeout=30, check=False)  # it really ran...
+            return result("", exit_code=0)  # ...but the output was lost
+        return None
+
+    world.faults["h1"] = lose_prepare_answer  # type: ignore[assignment]
+    res, _ = world.run(world.playbook())
+    assert res.hosts[0].status is HostStatus.ROLLED_BACK
+    assert "no complete answer" in (res.hosts[0].error or "")
+    assert world.snapshot() == before
+    assert world.leftovers("h1") == []
+    assert list((world.state("h1") / "backups").iterdir()) == []
 
 
 def test_canary_only_then_full_rollout(world: World) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleet.app import Target, rollout
+from fleet.errors import ConnectError
 from fleet.events import Recorder
 from fleet.inventory import Host
 from fleet.outcome import RunResult
@@ -55,6 +56,7 @@ class World:
     hosts: tuple[Host, ...]
     faults: dict[str, Callable[[str, bytes | None], object]] = field(default_factory=dict)
     connects: dict[str, int] = field(default_factory=dict)
+    down: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def home(self, host: str) -> Path:
@@ -69,6 +71,8 @@ class World:
     def connector(self, host: Host) -> Transport:
         with self.lock:
             self.connects[host.name] = self.connects.get(host.name, 0) + 1
+        if host.name in self.down:
+            raise ConnectError(host.name, "cannot reach it: no route to host")
         inner = LocalTransport(host.name, env={"HOME": str(self.home(host.name))})
         fault = self.faults.get(host.name)
         if fault is None:
