@@ -15,7 +15,15 @@ from collections.abc import Iterable, Sequence
 from fleet.app import parallel
 from fleet.connections import Connections, Connector
 from fleet.errors import FleetError, RollbackFailed, reason
-from fleet.events import Event, EventSink, RollbackStarted, RunFinished, RunStarted, StepFinished
+from fleet.events import (
+    Event,
+    EventSink,
+    RollbackStarted,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
 from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult, in_order
 from fleet.steps import probe, rollback
@@ -79,6 +87,7 @@ def _probe_all(name: str, target: str, hosts: Sequence[Host], connections: Conne
 
     def one(host: Host, started: float) -> HostOutcome:
         transport = connections.get(host)
+        sink.emit(StepStarted(host.name, "probe"))
         result = transport.run(script.command(), timeout=timeout, check=False)
         states[host.name] = probe.parse(result, host.name)
         sink.emit(StepFinished(host.name, "probe", True, time.monotonic() - started))
@@ -123,6 +132,7 @@ def _undo_host(host: Host, state: probe.HostState, connections: Connections, run
             if steps >= _MAX_STEPS:
                 raise RollbackFailed(host.name, f"release {to} not found in {steps} steps back")
             undone = current.release
+            sink.emit(StepStarted(host.name, "rollback"))
             result = transport.run(rollback.script(name, target, run_id, current.run_id,
                                                    force=force).command(),
                                    timeout=timeout, check=False)
