@@ -71,6 +71,7 @@ class LiveReport:
                 label = "canary" if event.canary else f"batch {event.index}"
                 self._say(f"── {label}: {', '.join(event.hosts)}", "bold")
                 for name in event.hosts:
+                    self._rows.setdefault(name, _Row("")).batch = label
                     self._set(name, "queued", "white")
             case StepStarted():
                 self._set(event.host, f"{event.step}…", "blue")
@@ -97,16 +98,14 @@ class LiveReport:
                 self.stop()
 
     def _start(self, event: RunStarted) -> None:
-        labels = {h: ("canary" if i == 0 and len(event.batches) > 1 else str(i))
-                  for i, b in enumerate(event.batches) for h in b}
-        self._rows = {h: _Row(labels.get(h, "-")) for h in event.hosts}
-        release = f" release {event.release}" if event.release else ""
-        self._say(f"fleet {event.command} {event.playbook}{release} — run {event.run_id}, "
-                  f"{len(event.hosts)} host(s)", "bold")
+        self._rows = {h: _Row("") for h in event.hosts}
         if self.console.is_terminal and self._live is None:
             self._live = Live(self._render(), console=self.console, refresh_per_second=8,
                               transient=True)
             self._live.start()
+        release = f" release {event.release}" if event.release else ""
+        self._say(f"fleet {event.command} {event.playbook}{release} — run {event.run_id}, "
+                  f"{len(event.hosts)} host(s)", "bold")
 
     def _set(self, host: str, state: str, style: str, *, duration: float | None = None,
              error: str = "") -> None:
