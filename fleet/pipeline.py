@@ -97,8 +97,9 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
         if isinstance(prepared, prepare.Unchanged):
             return _finish(job, host, start, HostStatus.UNCHANGED, release=ctx.release.id)
         if isinstance(prepared, prepare.Locked):
-            raise FleetError(f"the deployment is locked by run {prepared.holder}; "
-                             "wait for it to finish, or run `fleet recover` if it died")
+            raise FleetError(f"the deployment is locked by run {prepared.holder}; wait for "
+                             "that run to finish (if it died, its lock and backup are in "
+                             f"~/.local/state/fleet/{ctx.name}/ on the host)")
         touched = True
         runner.boundary()
         runner.step("stage", lambda: stage.parse(
