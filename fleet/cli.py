@@ -25,8 +25,10 @@ from fleet.journal import Journal
 from fleet.outcome import RunResult
 from fleet.plan import build_plan
 from fleet.playbook import Playbook, load_playbook
+from fleet.recover import recover_fleet
 from fleet.release import build_release
-from fleet.report import LiveReport, summary
+from fleet.report import LiveReport, status_table, summary
+from fleet.status import status_fleet
 from fleet.undo import rollback_fleet
 
 RUNS_DIR = Path(".fleet") / "runs"
@@ -36,6 +38,9 @@ _T = TypeVar("_T")
 
 def _common(fn: Callable[..., None]) -> Callable[..., None]:
     """The options every command takes: inventories, --limit, --json."""
+    fn = click.option("--accept-new-hosts", is_flag=True,
+                      help="Record the key of a host not yet in known_hosts (changed keys "
+                           "are always refused).")(fn)
     fn = click.option("--json", "as_json", is_flag=True,
                       help="Print one JSON result object on stdout; human output on stderr.")(fn)
     fn = click.option("--limit", "-l", default=None, metavar="PATTERN",
@@ -58,12 +63,12 @@ def main() -> None:
 @click.option("--check", "dry_run", is_flag=True,
               help="Show per host what would change; touch nothing.")
 def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-                canary_only: bool, dry_run: bool) -> None:
+                accept_new_hosts: bool, canary_only: bool, dry_run: bool) -> None:
     """Canary first, then batches; on a failure halt and roll back every touched host."""
     target, pb, every_host = _load(playbook, inventories, limit)
     plan = _guard(lambda: build_plan([h.name for h in target.hosts], pb.strategy,
                                      inventory_hosts=every_host, playbook_file=str(playbook)))
-    connector = partial(connect, timeout=pb.timeouts.connect)
+    connector = partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts)
     run_id = new_run_id()
     if dry_run:
         _finish(run_id, as_json, lambda sink: check(target, connector, sink, run_id=run_id,
@@ -80,14 +85,48 @@ def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
 @click.option("--force", is_flag=True,
               help="Roll back even files changed by hand since the rollout (drift).")
 def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-                 to: str | None, force: bool) -> None:
+                 accept_new_hosts: bool, to: str | None, force: bool) -> None:
     """Undo the newest release on the selected hosts, from the backups on the hosts."""
     target, pb, _ = _load(playbook, inventories, limit)
-    connector = partial(connect, timeout=pb.timeouts.connect)
+    connector = partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts)
     run_id = new_run_id()
     _finish(run_id, as_json, lambda sink: rollback_fleet(
         pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=to, force=force,
         forks=pb.strategy.forks, timeout=pb.timeouts.command))
+
+
+@main.command("recover")
+@_common
+@click.option("--run", "only", default=None, metavar="RUN_ID",
+              help="Recover only this run (default: every unfinished run found).")
+def recover_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
+                accept_new_hosts: bool, only: str | None) -> None:
+    """After a controller died mid-run: roll back every host the unfinished run touched.
+
+    Run it only when no other fleet run is in progress.
+    """
+    target, pb, _ = _load(playbook, inventories, limit)
+    connector = partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts)
+    run_id = new_run_id()
+    _finish(run_id, as_json, lambda sink: recover_fleet(
+        pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, only=only,
+        forks=pb.strategy.forks, timeout=pb.timeouts.command))
+
+
+@main.command("status")
+@_common
+def status_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
+               accept_new_hosts: bool) -> None:
+    """Per host: current release, when, which run, drift, unfinished runs. Read-only."""
+    target, pb, _ = _load(playbook, inventories, limit)
+    connector = partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts)
+    result = status_fleet(pb.name, pb.target, target.hosts, connector,
+                          forks=pb.strategy.forks, timeout=pb.timeouts.command)
+    status_table(result, Console(stderr=True, highlight=False))
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    sys.exit(result.exit_code)
 
 
 def _load(playbook: Path, inventories: Sequence[Path], limit: str | None

@@ -15,7 +15,7 @@ Connector = Callable[[Host], Transport]
 log = logging.getLogger(__name__)
 
 
-def connect(host: Host, timeout: float) -> Transport:
+def connect(host: Host, timeout: float, accept_new_hosts: bool = False) -> Transport:
     """Open the transport the inventory asks for.
 
     Raises:
@@ -26,6 +26,7 @@ def connect(host: Host, timeout: float) -> Transport:
     return SshTransport.connect(
         host.name, address=host.address, port=host.port, user=host.user,
         identity_file=host.identity_file, known_hosts=host.known_hosts_file, timeout=timeout,
+        accept_new=accept_new_hosts,
     )
 
 

@@ -121,3 +121,10 @@ class Recorder:
     def emit(self, event: Event) -> None:
         """Append ``event``."""
         self.events.append(event)
+
+
+class Discard:
+    """Drops every event (for phases whose story another sink tells)."""
+
+    def emit(self, event: Event) -> None:
+        """Ignore ``event``."""

@@ -26,6 +26,7 @@ from fleet.events import (
     StepStarted,
 )
 from fleet.outcome import RunResult
+from fleet.status import StatusResult
 
 _STYLE = {
     "deployed": "green", "unchanged": "cyan", "rolled_back": "yellow", "skipped": "dim",
@@ -165,3 +166,23 @@ def summary(result: RunResult, console: Console, journal: str | None) -> None:
                            "`fleet rollback` again", style="bold red"))
     if journal:
         console.print(f"run log: {journal}", style="dim")
+
+
+def status_table(result: StatusResult, console: Console) -> None:
+    """Print ``fleet status`` as a table."""
+    styles = {"ok": "green", "drift": "bold yellow", "interrupted": "bold red",
+              "not_deployed": "dim", "unreachable": "bold red"}
+    table = Table(title=f"status of {result.playbook}")
+    for column in ("host", "state", "release", "deployed at", "run", "details"):
+        table.add_column(column, overflow="fold")
+    for host in result.hosts:
+        details = list(host.drift)
+        if host.unfinished:
+            details.append("unfinished run(s): " + ", ".join(host.unfinished)
+                           + " — `fleet recover` puts the host back")
+        if host.error:
+            details.append(host.error)
+        table.add_row(host.name, Text(host.state.value, style=styles.get(host.state.value, "")),
+                      host.release or "-", host.when or "-", host.run_id or "-",
+                      "\n".join(details))
+    console.print(table)

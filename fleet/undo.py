@@ -16,7 +16,7 @@ from fleet.app import parallel
 from fleet.connections import Connections, Connector
 from fleet.errors import FleetError, RollbackFailed, reason
 from fleet.events import (
-    Event,
+    Discard,
     EventSink,
     RollbackStarted,
     RunFinished,
@@ -39,7 +39,7 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
     sink.emit(RunStarted(run_id, "rollback", name, None, tuple(h.name for h in hosts), ()))
     connections = Connections(connector)
     try:
-        states, unreachable = _probe_all(name, target, hosts, connections, timeout, forks, sink)
+        states, unreachable = probe_all(name, target, hosts, connections, timeout, forks, sink)
         newest = _newest(states.values())
         goal_note = f"to {to}" if to else f"off {newest or 'nothing'}"
         todo = [h for h in hosts if h.name in states and _needs_undo(states[h.name], newest, to)]
@@ -77,7 +77,7 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
                             "goal": goal_note})
 
 
-def _probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connections,
+def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connections,
                timeout: float, forks: int, sink: EventSink
                ) -> tuple[dict[str, probe.HostState], dict[str, str]]:
     """Probe every host; return the states read and, per host not read, why."""
@@ -93,17 +93,12 @@ def _probe_all(name: str, target: str, hosts: Sequence[Host], connections: Conne
         sink.emit(StepFinished(host.name, "probe", True, time.monotonic() - started))
         return HostOutcome(host.name, HostStatus.UNCHANGED)
 
-    for outcome in parallel(hosts, one, forks, _Quiet()).values():
+    for outcome in parallel(hosts, one, forks, Discard()).values():
         if outcome.status is HostStatus.FAILED:
             unreachable[outcome.name] = outcome.error or "unreachable"
             sink.emit(StepFinished(outcome.name, "probe", False, outcome.duration,
                                    error=outcome.error))
     return states, unreachable
-
-
-class _Quiet:
-    def emit(self, event: Event) -> None:
-        """Drop the probe phase's per-host final events; the rollback phase reports."""
 
 
 def _newest(states: Iterable[probe.HostState]) -> str | None:

@@ -27,7 +27,7 @@ readname() { _n=$(cat "$1"; printf x); _n=${_n%x}; n=${_n%/}; }
 # The holder writes lock/run right after mkdir lock: give it a moment.
 lockholder() {
   _h=$(cat "$S/lock/run" 2>/dev/null)
-  [ -n "$_h" ] || { sleep 1; _h=$(cat "$S/lock/run" 2>/dev/null); }
+  if [ -z "$_h" ] && [ -d "$S/lock" ]; then sleep 1; _h=$(cat "$S/lock/run" 2>/dev/null); fi
   printf '%s' "${_h:-unknown}"
 }
 have_lock() { [ -d "$S/lock" ] && [ "$(lockholder)" = "$RUN" ]; }

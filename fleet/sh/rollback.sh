@@ -10,10 +10,16 @@ current_line() {
     say "ROLLED_BACK - -"
   fi
 }
+clear_staging() { for r in "$UNDO" "$RUN"; do stagedir "$r" && rm -rf "$G" "$G.err"; done; }
 if [ ! -d "$B" ]; then
   [ "$MISSING_OK" = 1 ] || { say "ERR no-backup"; exit 1; }
-  # The run failed before it made a backup: release its lock, if it took one.
-  case $(lockholder) in "$RUN"|"$UNDO") rm -rf "$S/lock" ;; esac
+  # The run failed before it made a backup: clear its staging and release its
+  # lock, if it took one.
+  if [ -d "$S/lock" ]; then
+    case $(lockholder) in "$RUN"|"$UNDO") ;; *) say "LOCKED $(lockholder)"; exit 1 ;; esac
+  fi
+  clear_staging
+  rm -rf "$S/lock"
   current_line
   exit 0
 fi
@@ -36,7 +42,7 @@ if [ "$FORCE" != 1 ]; then
   done
   if [ "$drift" -gt 0 ]; then unlock; say "ERR drift $drift"; exit 1; fi
 fi
-for r in "$UNDO" "$RUN"; do stagedir "$r" && rm -rf "$G" "$G.err"; done
+clear_staging
 stagedir "$RUN" || { say "ERR stage-dir"; exit 1; }
 mkdir -p "$G" || { say "ERR stage-dir"; exit 1; }
 fails=0

@@ -40,12 +40,28 @@ class FileState:
 
 @dataclass(frozen=True)
 class HostState:
-    """Everything the probe saw."""
+    """Everything the probe saw.
+
+    ``drift`` lists files of the current release changed (``changed: name``)
+    or removed (``missing: name``) on the host since they were deployed;
+    ``staging`` names the runs whose staging folders are still there.
+    """
 
     current: Current | None
     lock: str | None
     backups: tuple[Backup, ...]
     files: tuple[FileState, ...]
+    drift: tuple[str, ...] = ()
+    staging: tuple[str, ...] = ()
+
+    @property
+    def unfinished(self) -> tuple[str, ...]:
+        """Runs that left state behind without finishing: the lock holder, runs whose
+        backup was never committed, and runs with staging left; newest first."""
+        runs = {b.run_id for b in self.backups if not b.committed} | set(self.staging)
+        if self.lock:
+            runs.add(self.lock)
+        return tuple(sorted(runs, reverse=True))
 
     def backup_of(self, run_id: str) -> Backup | None:
         """Return the backup made by ``run_id``, if the host keeps it."""
@@ -73,6 +89,7 @@ def parse(result: CommandResult, host: str) -> HostState:
     current, lock = None, None
     backups: list[Backup] = []
     files: list[FileState] = []
+    staging: list[str] = []
     for words in lines:
         match words:
             case ["CURRENT", release, run_id, when]:
@@ -86,4 +103,8 @@ def parse(result: CommandResult, host: str) -> HostState:
                 files.append(FileState("present", sha, int(mode, 8)))
             case ["FILE", _, state]:
                 files.append(FileState(state))
-    return HostState(current, lock, tuple(backups), tuple(files))
+            case ["STAGING", run_id]:
+                staging.append(run_id)
+    drift = tuple(line for line in result.stderr.splitlines()
+                  if line.startswith(("changed: ", "missing: ")))
+    return HostState(current, lock, tuple(backups), tuple(files), drift, tuple(staging))

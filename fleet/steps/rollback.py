@@ -22,14 +22,17 @@ class RolledBack:
     run_id: str | None
 
 
-def script(name: str, target: str, run_id: str, undo: str, *, force: bool) -> Script:
+def script(name: str, target: str, run_id: str, undo: str, *, force: bool,
+           missing_ok: bool = False) -> Script:
     """Render the rollback of run ``undo``'s changes, done by run ``run_id``.
 
-    ``force`` skips the drift check. The backup of ``undo`` must exist.
+    ``force`` skips the drift check. Unless ``missing_ok``, the backup of
+    ``undo`` must exist; with it, a run that never made one only has its lock
+    (and staging) cleared.
     """
     return render("rollback", {"NAME": name, "TARGET": target, "RUN": run_id,
                                "RELEASE": "-", "UNDO": undo, "FORCE": int(force),
-                               "MISSING_OK": 0})
+                               "MISSING_OK": int(missing_ok)})
 
 
 def in_run_script(ctx: DeployContext) -> Script:
@@ -39,9 +42,7 @@ def in_run_script(ctx: DeployContext) -> Script:
     missing backup is fine: the run may have failed before making one, and
     then only its lock (if any) is released.
     """
-    return render("rollback", {"NAME": ctx.name, "TARGET": ctx.target, "RUN": ctx.run_id,
-                               "RELEASE": "-", "UNDO": ctx.run_id, "FORCE": 1,
-                               "MISSING_OK": 1})
+    return script(ctx.name, ctx.target, ctx.run_id, ctx.run_id, force=True, missing_ok=True)
 
 
 def parse(result: CommandResult, host: str) -> RolledBack:

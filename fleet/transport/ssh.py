@@ -6,7 +6,9 @@ translated into the most specific :mod:`fleet.errors` class (``from exc``).
 
 from __future__ import annotations
 
+import logging
 import select
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,14 +21,40 @@ from fleet.commands import CommandResult
 from fleet.errors import CommandFailed, CommandTimeout, ConnectError, HostKeyError, TransportError
 
 _CHUNK = 1 << 16
+log = logging.getLogger(__name__)
 
 
-def _host_key_client(known_hosts: Path) -> paramiko.SSHClient:
-    """Return a client that trusts only ``known_hosts`` and rejects unknown keys."""
+_RECORD_LOCK = threading.Lock()
+
+
+class _RecordNewKey(paramiko.MissingHostKeyPolicy):
+    """Accept a host whose key is not known yet and record it in ``known_hosts``.
+
+    Only for hosts with no key at all: a key that differs from the recorded
+    one raises ``BadHostKeyException`` before any policy is asked.
+    """
+
+    def __init__(self, known_hosts: Path) -> None:
+        self._known_hosts = known_hosts
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
+                         key: paramiko.PKey) -> None:
+        line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
+        with _RECORD_LOCK:
+            self._known_hosts.parent.mkdir(parents=True, exist_ok=True)
+            with self._known_hosts.open("a", encoding="ascii") as file:
+                file.write(line)
+        log.info("recorded the new host key of %s in %s", hostname, self._known_hosts)
+
+
+def _host_key_client(known_hosts: Path, accept_new: bool) -> paramiko.SSHClient:
+    """Return a client that trusts only ``known_hosts``; unknown keys are rejected,
+    or, with ``accept_new``, recorded there and accepted."""
     client = paramiko.SSHClient()
     if known_hosts.exists():
         client.load_system_host_keys(str(known_hosts))
-    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.set_missing_host_key_policy(
+        _RecordNewKey(known_hosts) if accept_new else paramiko.RejectPolicy())
     return client
 
 
@@ -44,7 +72,7 @@ class SshTransport:
     @classmethod
     def connect(
         cls, name: str, *, address: str, port: int, user: str | None,
-        identity_file: Path | None, known_hosts: Path, timeout: float,
+        identity_file: Path | None, known_hosts: Path, timeout: float, accept_new: bool = False,
     ) -> SshTransport:
         """Open and authenticate a connection, verifying the host key.
 
@@ -57,7 +85,7 @@ class SshTransport:
             kwargs.update(key_filename=str(identity_file), look_for_keys=False)
         conn = Connection(address, user=user, port=port, connect_timeout=timeout,
                           connect_kwargs=kwargs)
-        conn.client = _host_key_client(known_hosts)
+        conn.client = _host_key_client(known_hosts, accept_new)
         with _translated(name, f"{address}:{port}", known_hosts):
             conn.open()
         transport = conn.client.get_transport()
@@ -144,8 +172,9 @@ def _translated(host: str, where: str, known_hosts: Path | None) -> Iterator[Non
     except paramiko.SSHException as exc:
         if "known_hosts" in str(exc):
             raise HostKeyError(
-                host, f"host key of {where} is not in {known_hosts}; verify it and add it "
-                f"(e.g. ssh-keyscan), then retry", expected=None, got="") from exc
+                host, f"host key of {where} is not in {known_hosts}; add it there after "
+                "checking it, or rerun with --accept-new-hosts to record it",
+                expected=None, got="") from exc
         raise ConnectError(host, f"SSH error at {where}: {exc}") from exc
     except TimeoutError as exc:
         raise ConnectError(host, f"timed out connecting to {where}") from exc

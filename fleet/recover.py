@@ -1,0 +1,106 @@
+"""``fleet recover``: after a controller died mid-run, put every host the run touched back.
+
+The unfinished run is found from the state on the hosts alone: a lock, a
+backup that was never committed, or a staging folder left behind. Every host
+that run touched is rolled back from its backup, committed hosts included
+(as long as nothing newer was deployed on top), so the fleet ends as before
+the run. Run it only when no other fleet run is in progress.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from fleet.app import parallel
+from fleet.connections import Connections, Connector
+from fleet.events import (
+    EventSink,
+    RollbackStarted,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
+from fleet.inventory import Host
+from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult, in_order
+from fleet.steps import probe, rollback
+from fleet.undo import probe_all
+
+
+def runs_to_undo(state: probe.HostState, unfinished: set[str]) -> list[str]:
+    """The unfinished runs that touched this host, newest first.
+
+    A committed backup counts only while its run is still the host's current
+    one: had a newer release gone on top, undoing the old run would clobber it.
+    """
+    runs = set(state.unfinished) & unfinished
+    current_run = state.current.run_id if state.current else None
+    for backup in state.backups:
+        if backup.run_id in unfinished and (not backup.committed or backup.run_id == current_run):
+            runs.add(backup.run_id)
+    return sorted(runs, reverse=True)
+
+
+def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Connector,
+                  sink: EventSink, *, run_id: str, only: str | None, forks: int,
+                  timeout: float) -> RunResult:
+    """Find unfinished runs (or just ``only``) on the hosts and roll their changes back."""
+    start = time.monotonic()
+    sink.emit(RunStarted(run_id, "recover", name, None, tuple(h.name for h in hosts), ()))
+    connections = Connections(connector)
+    try:
+        states, unreachable = probe_all(name, target, hosts, connections, timeout, forks, sink)
+        unfinished = {only} if only else {r for s in states.values() for r in s.unfinished}
+        todo = {h.name: runs_to_undo(states[h.name], unfinished) for h in hosts
+                if h.name in states}
+        sink.emit(RollbackStarted(tuple(n for n, runs in todo.items() if runs)))
+
+        def one(host: Host, started: float) -> HostOutcome:
+            transport = connections.get(host)
+            current: str | None = None
+            for undo in todo[host.name]:
+                sink.emit(StepStarted(host.name, "rollback"))
+                result = transport.run(rollback.script(
+                    name, target, run_id, undo, force=True, missing_ok=True).command(),
+                    timeout=timeout, check=False)
+                back = rollback.parse(result, host.name)
+                current = back.release
+                sink.emit(StepFinished(host.name, "rollback", True, time.monotonic() - started,
+                                       detail=f"undid run {undo}"))
+            return HostOutcome(host.name, HostStatus.ROLLED_BACK, time.monotonic() - started,
+                               touched=True, release=current)
+
+        busy = [h for h in hosts if todo.get(h.name)]
+        done = _guarded(parallel(busy, one, forks, sink))
+    finally:
+        connections.close_all()
+    outcomes = dict(done)
+    for host in hosts:
+        if host.name in outcomes:
+            continue
+        if host.name in unreachable:
+            outcomes[host.name] = HostOutcome(host.name, HostStatus.ROLLBACK_FAILED,
+                                              error=unreachable[host.name])
+            continue
+        current = states[host.name].current
+        outcomes[host.name] = HostOutcome(host.name, HostStatus.UNCHANGED,
+                                          release=current.release if current else None)
+    bad = any(o.status is HostStatus.ROLLBACK_FAILED for o in outcomes.values())
+    outcome = Outcome.ROLLBACK_INCOMPLETE if bad else Outcome.SUCCESS
+    duration = time.monotonic() - start
+    sink.emit(RunFinished(run_id, outcome.value, duration))
+    return RunResult(run_id, "recover", name, None, outcome,
+                     in_order(outcomes, (h.name for h in hosts)), duration,
+                     extra={"recovered_runs": sorted(unfinished)})
+
+
+def _guarded(done: dict[str, HostOutcome]) -> dict[str, HostOutcome]:
+    """A rollback that raised inside ``parallel`` comes back ``failed``: name it a
+    rollback failure, which is what it is here."""
+    return {name: (HostOutcome(name, HostStatus.ROLLBACK_FAILED, o.duration,
+                               error=f"rollback failed: {o.error}", touched=True)
+                   if o.status is HostStatus.FAILED else o) for name, o in done.items()}
+
+
+
