@@ -24,22 +24,8 @@ from fleet.events import (
 )
 from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult, in_order
-from fleet.steps import probe, rollback
-from fleet.undo import probe_all
-
-
-def runs_to_undo(state: probe.HostState, unfinished: set[str]) -> list[str]:
-    """The unfinished runs that touched this host, newest first.
-
-    A committed backup counts only while its run is still the host's current
-    one: had a newer release gone on top, undoing the old run would clobber it.
-    """
-    runs = set(state.unfinished) & unfinished
-    current_run = state.current.run_id if state.current else None
-    for backup in state.backups:
-        if backup.run_id in unfinished and (not backup.committed or backup.run_id == current_run):
-            runs.add(backup.run_id)
-    return sorted(runs, reverse=True)
+from fleet.steps import rollback
+from fleet.survey import probe_all, runs_to_undo
 
 
 def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Connector,

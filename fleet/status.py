@@ -11,7 +11,7 @@ from enum import StrEnum
 from fleet.connections import Connections, Connector
 from fleet.events import Discard
 from fleet.inventory import Host
-from fleet.undo import probe_all
+from fleet.survey import probe_all
 
 
 class HostState(StrEnum):

@@ -4,7 +4,9 @@ No controller state is needed: each host's ``current`` record names the run
 that put its release there, and that run's backup on the host says exactly
 what to restore. The newest release found on the selected hosts is undone on
 every host that is on it; hosts not on it are ``unchanged``, so a retry after
-a partial rollback finishes the job instead of going further back.
+a partial rollback finishes the job instead of going further back. A host
+that a run of that release left unfinished (its rollback failed, or the
+controller died) is put back from that run's backup first.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from fleet.app import parallel
 from fleet.connections import Connections, Connector
 from fleet.errors import FleetError, RollbackFailed, reason
 from fleet.events import (
-    Discard,
     EventSink,
     RollbackStarted,
     RunFinished,
@@ -27,6 +28,7 @@ from fleet.events import (
 from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult, in_order
 from fleet.steps import probe, rollback
+from fleet.survey import probe_all
 
 _MAX_STEPS = 100  # --to never walks further back than this many releases
 
@@ -48,7 +50,8 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
 
         def one(host: Host, started: float) -> HostOutcome:
             return _undo_host(host, states[host.name], connections, run_id, name, target,
-                              to=to, force=force, timeout=timeout, sink=sink, started=started)
+                              newest=newest, to=to, force=force, timeout=timeout, sink=sink,
+                              started=started)
 
         done = parallel(todo, one, forks, sink)
         rollback_duration = time.monotonic() - rb_start
@@ -77,66 +80,63 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
                             "goal": goal_note})
 
 
-def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connections,
-               timeout: float, forks: int, sink: EventSink
-               ) -> tuple[dict[str, probe.HostState], dict[str, str]]:
-    """Probe every host; return the states read and, per host not read, why."""
-    states: dict[str, probe.HostState] = {}
-    unreachable: dict[str, str] = {}
-    script = probe.script(name, target)
-
-    def one(host: Host, started: float) -> HostOutcome:
-        transport = connections.get(host)
-        sink.emit(StepStarted(host.name, "probe"))
-        result = transport.run(script.command(), timeout=timeout, check=False)
-        states[host.name] = probe.parse(result, host.name)
-        sink.emit(StepFinished(host.name, "probe", True, time.monotonic() - started))
-        return HostOutcome(host.name, HostStatus.UNCHANGED)
-
-    for outcome in parallel(hosts, one, forks, Discard()).values():
-        if outcome.status is HostStatus.FAILED:
-            unreachable[outcome.name] = outcome.error or "unreachable"
-            sink.emit(StepFinished(outcome.name, "probe", False, outcome.duration,
-                                   error=outcome.error))
-    return states, unreachable
-
-
 def _newest(states: Iterable[probe.HostState]) -> str | None:
-    """The release of the most recent commit among the hosts (None: nothing deployed)."""
-    currents = [s.current for s in states if s.current]
-    if not currents:
-        return None
-    return max(currents, key=lambda c: (c.when, c.run_id)).release
+    """The release of the newest run found on the hosts, finished or not (None: none).
+
+    Run ids start with their UTC start time, so they order runs.
+    """
+    runs = [(s.current.run_id, s.current.release) for s in states if s.current]
+    runs += [(b.run_id, b.release) for s in states for b in s.backups if not b.committed]
+    return max(runs)[1] if runs else None
+
+
+def _unfinished(state: probe.HostState, newest: str | None, to: str | None) -> list[str]:
+    """Runs left unfinished on the host that this rollback undoes first, newest first:
+    those of the release being rolled back (every one with ``to``), and a lock
+    with no backup behind it."""
+    backed = {b.run_id for b in state.backups}
+    runs = [b.run_id for b in state.backups if not b.committed and (to or b.release == newest)]
+    if state.lock and state.lock not in backed:
+        runs.append(state.lock)
+    return sorted(runs, reverse=True)
 
 
 def _needs_undo(state: probe.HostState, newest: str | None, to: str | None) -> bool:
+    if _unfinished(state, newest, to):
+        return True
     if state.current is None:
         return False
     return state.current.release != to if to else state.current.release == newest
 
 
 def _undo_host(host: Host, state: probe.HostState, connections: Connections, run_id: str,
-               name: str, target: str, *, to: str | None, force: bool, timeout: float,
-               sink: EventSink, started: float) -> HostOutcome:
-    """Undo one release on the host (or several, walking back ``to`` a release)."""
+               name: str, target: str, *, newest: str | None, to: str | None, force: bool,
+               timeout: float, sink: EventSink, started: float) -> HostOutcome:
+    """Undo the newest release on the host: an unfinished run of it if there is one,
+    else the committed one (or walk back release by release ``to`` a release)."""
     current = state.current
     transport = connections.get(host)
     steps = 0
+
+    def undo(run: str, *, unfinished: bool) -> probe.Current | None:
+        nonlocal steps
+        if steps >= _MAX_STEPS:
+            raise RollbackFailed(host.name, f"release {to} not found in {steps} steps back")
+        sink.emit(StepStarted(host.name, "rollback"))
+        script = rollback.script(name, target, run_id, run, force=force or unfinished,
+                                 missing_ok=unfinished)
+        back = rollback.parse(transport.run(script.command(), timeout=timeout, check=False),
+                              host.name)
+        steps += 1
+        sink.emit(StepFinished(host.name, "rollback", True, time.monotonic() - started,
+                               detail=f"undid run {run}; now on {back.release or 'nothing'}"))
+        return probe.Current(back.release, back.run_id or "", "") if back.release else None
+
     try:
+        for run in _unfinished(state, newest, to):
+            current = undo(run, unfinished=True)
         while current is not None and (current.release != to if to else steps == 0):
-            if steps >= _MAX_STEPS:
-                raise RollbackFailed(host.name, f"release {to} not found in {steps} steps back")
-            undone = current.release
-            sink.emit(StepStarted(host.name, "rollback"))
-            result = transport.run(rollback.script(name, target, run_id, current.run_id,
-                                                   force=force).command(),
-                                   timeout=timeout, check=False)
-            back = rollback.parse(result, host.name)
-            sink.emit(StepFinished(host.name, "rollback", True, time.monotonic() - started,
-                                   detail=f"{undone} -> {back.release or 'nothing'}"))
-            current = probe.Current(back.release, back.run_id or "", "") \
-                if back.release else None
-            steps += 1
+            current = undo(current.run_id, unfinished=False)
         if to and current is None:
             raise RollbackFailed(host.name, f"release {to} is not in this host's history; "
                                  "everything fleet deployed there has been rolled back")
