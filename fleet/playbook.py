@@ -50,8 +50,8 @@ def check_file_name(value: str) -> str:
         raise ValueError("empty file name; give a path relative to source, like sub/b.md")
     if value.startswith("/"):
         raise ValueError(f"{value!r} is absolute; give it relative to source")
-    if _CONTROL.search(value):
-        raise ValueError(f"{value!r} contains a control character; rename the file")
+    if "\x00" in value:  # any other character, newlines included, deploys intact
+        raise ValueError(f"{value!r} contains a NUL character; rename the file")
     parts = value.split("/")
     if ".." in parts:
         raise ValueError(f"{value!r} climbs out of source with '..'; name a file inside source")
@@ -402,7 +402,7 @@ def _discover(source_dir: Path, file: str, doc: YamlDoc) -> tuple[str, ...]:
     """Return every regular file under ``source_dir``, sorted by relative posix path.
 
     Symlinked folders are not followed. Raises ConfigError for a symlink that
-    leads outside source, a name with a control character, or an empty source.
+    leads outside source, or an empty source.
     """
     names: list[str] = []
     for folder, _dirs, filenames in os.walk(source_dir):
@@ -411,8 +411,7 @@ def _discover(source_dir: Path, file: str, doc: YamlDoc) -> tuple[str, ...]:
             full = source_dir / name
             if not full.is_file() and not full.is_symlink():
                 continue  # sockets, fifos: not deployable, not an error
-            problem = (f"{name!r} contains a control character" if _CONTROL.search(name)
-                       else _file_problem(source_dir, name))
+            problem = _file_problem(source_dir, name)
             if problem:
                 raise ConfigError(problem, file=file, field="source",
                                   line=doc.line_of(("source",)))

@@ -27,6 +27,8 @@ FILES = {
     "MANDATORY_FUNCTIONS.md": "# MANDATORY_FUNCTIONS\nfunctions\n",
     "COMMON_WORKFLOW.md": "# Workflow\nsteps\n",
     "sub dir/it's $(touch pwned) `x`.md": "odd name\n",
+    "new\nline ünïcødé ✓.md": "newline and non-ASCII in the name\n",
+    "-n; rm -rf ~ *.md": "looks like options and a glob\n",
 }
 
 Manifest = dict[str, tuple[str, int]]
