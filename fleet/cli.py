@@ -20,14 +20,16 @@ from fleet.app import Target, check, new_run_id, rollout
 from fleet.connections import connect
 from fleet.errors import ConfigError, FleetError
 from fleet.events import Broadcast, EventSink
+from fleet.history import list_runs, load_run, to_markdown
 from fleet.inventory import load_inventory, select_hosts
 from fleet.journal import Journal
+from fleet.junit import to_junit
 from fleet.outcome import RunResult
 from fleet.plan import build_plan
 from fleet.playbook import Playbook, load_playbook
 from fleet.recover import recover_fleet
 from fleet.release import build_release
-from fleet.report import LiveReport, status_table, summary
+from fleet.report import LiveReport, history_table, status_table, summary
 from fleet.status import status_fleet
 from fleet.undo import rollback_fleet
 
@@ -122,11 +124,49 @@ def status_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, a
     connector = partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts)
     result = status_fleet(pb.name, pb.target, target.hosts, connector,
                           forks=pb.strategy.forks, timeout=pb.timeouts.command)
-    status_table(result, Console(stderr=True, highlight=False))
+    status_table(result, _console(stderr=True))
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
         sys.stdout.flush()
     sys.exit(result.exit_code)
+
+
+@main.command("history")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list of runs on stdout.")
+@click.option("-n", "--last", default=20, show_default=True, help="How many recent runs.")
+def history_cmd(as_json: bool, last: int) -> None:
+    """Past runs of this folder, from the run logs in .fleet/runs/."""
+    runs = list_runs(RUNS_DIR)[-last:]
+    if as_json:
+        rows = [{k: v for k, v in r.to_json().items() if k != "hosts"} | {"hosts": r.tally()}
+                for r in runs]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    history_table(runs, _console(stderr=False))
+
+
+@main.command("report")
+@click.argument("run_id")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
+              show_default=True, help="What to print on stdout.")
+@click.option("--junit", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Also write a JUnit XML file: one test case per host and step.")
+def report_cmd(run_id: str, fmt: str, junit: Path | None) -> None:
+    """One run's report as Markdown or JSON (RUN_ID may be a unique prefix)."""
+    record = _guard(lambda: load_run(RUNS_DIR, run_id))
+    if junit is not None:
+        junit.write_text(to_junit(record), encoding="utf-8")
+    if fmt == "json":
+        sys.stdout.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(to_markdown(record))
+
+
+def _console(*, stderr: bool) -> Console:
+    """A console for people: wide tables when the output is a file or a pipe."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, width=width)
 
 
 def _load(playbook: Path, inventories: Sequence[Path], limit: str | None
@@ -146,14 +186,14 @@ def _guard(load: Callable[[], _T]) -> _T:
     try:
         return load()
     except ConfigError as exc:
-        Console(stderr=True, highlight=False).print(f"fleet: error: {exc.render()}",
+        _console(stderr=True).print(f"fleet: error: {exc.render()}",
                                                     markup=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
 
 
 def _finish(run_id: str, as_json: bool, work: Callable[[EventSink], RunResult]) -> None:
     """Run ``work`` with the live report and the run log; print the result; exit."""
-    console = Console(stderr=True, highlight=False)
+    console = _console(stderr=True)
     journal = Journal(RUNS_DIR, run_id)
     live = LiveReport(console)
     try:

@@ -15,6 +15,7 @@ from fleet.errors import FleetError
 from fleet.errors import reason as error_reason
 from fleet.events import (
     BatchStarted,
+    EventSink,
     Halted,
     HostFinished,
     RollbackStarted,
@@ -73,8 +74,7 @@ def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolic
 
     for batch in plan.batches:
         if job.stop.is_set():
-            for name in batch.hosts:
-                outcomes[name] = HostOutcome(name, HostStatus.SKIPPED)
+            _skip(batch.hosts, outcomes, job.sink)
             continue
         job.sink.emit(BatchStarted(batch.index, batch.hosts, batch.canary))
 
@@ -95,8 +95,7 @@ def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolic
             wait_all(futures, done, lambda: halt("interrupted by the operator (Ctrl-C)"))
         if batch.canary and canary_only and not job.stop.is_set():
             for later in plan.batches[batch.index + 1:]:
-                for name in later.hosts:
-                    outcomes[name] = HostOutcome(name, HostStatus.SKIPPED)
+                _skip(later.hosts, outcomes, job.sink)
             break
 
     rollback_duration = None
@@ -109,6 +108,13 @@ def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolic
             rollback_duration = time.monotonic() - start
     return FleetRun(_outcome(outcomes, bool(halt_reason), canary_only), outcomes,
                     halt_reason[0] if halt_reason else None, rollback_duration)
+
+
+def _skip(names: Iterable[str], outcomes: dict[str, HostOutcome], sink: EventSink) -> None:
+    """Hosts never started: recorded (and reported) as skipped."""
+    for name in names:
+        outcomes[name] = HostOutcome(name, HostStatus.SKIPPED)
+        sink.emit(HostFinished(name, HostStatus.SKIPPED.value, 0.0))
 
 
 def roll_back_hosts(undo: Sequence[HostOutcome], by_name: dict[str, Host], job: HostJob, *,

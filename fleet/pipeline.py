@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from fleet.commands import CommandResult, Script
-from fleet.errors import FleetError, RollbackFailed, TransportError, reason
+from fleet.errors import FleetError, RollbackFailed, StepFailed, TransportError, reason
 from fleet.events import EventSink, HostFinished, StepFinished, StepStarted
 from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus
@@ -89,17 +89,12 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
         runner.boundary()
         runner.transport = runner.step("connect", lambda: job.get_transport(host))
         try:
-            prepared = runner.step("prepare", lambda: prepare.parse(
-                runner.send(prepare.script(ctx)), ctx, host.name), _describe_prepared)
+            prepared = runner.step("prepare", lambda: _prepare(runner), _describe_prepared)
         except TransportError:
             touched = True  # the lock and backup may have been taken before the answer was lost
             raise
         if isinstance(prepared, prepare.Unchanged):
             return _finish(job, host, start, HostStatus.UNCHANGED, release=ctx.release.id)
-        if isinstance(prepared, prepare.Locked):
-            raise FleetError(f"the deployment is locked by run {prepared.holder}; wait for "
-                             "that run to finish (if it died, its lock and backup are in "
-                             f"~/.local/state/fleet/{ctx.name}/ on the host)")
         touched = True
         runner.boundary()
         runner.step("stage", lambda: stage.parse(
@@ -128,6 +123,17 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
         status, error, back = _undo_after_failure(runner, reason(exc))
         return _finish(job, host, start, status, error=error, touched=True, prepared=prepared,
                        failed_step=failed_step, release=back.release if back else None)
+
+
+def _prepare(runner: _Runner) -> prepare.Unchanged | prepare.Ready:
+    """Send the prepare script; a deployment locked by another run fails the step."""
+    ctx = runner.job.ctx
+    prepared = prepare.parse(runner.send(prepare.script(ctx)), ctx, runner.host.name)
+    if isinstance(prepared, prepare.Locked):
+        raise StepFailed(runner.host.name, "preflight",
+                         f"the deployment is locked by run {prepared.holder}; wait for that "
+                         "run to finish (if it died, `fleet recover` puts its hosts back)")
+    return prepared
 
 
 def _undo_after_failure(runner: _Runner, cause: str
@@ -160,9 +166,7 @@ def _finish(job: HostJob, host: Host, start: float, status: HostStatus, *,
     return outcome
 
 
-def _describe_prepared(value: prepare.Prepared) -> str:
+def _describe_prepared(value: prepare.Unchanged | prepare.Ready) -> str:
     if isinstance(value, prepare.Ready):
         return f"backed up; {len(value.replaced)} to replace, {len(value.created)} to create"
-    if isinstance(value, prepare.Unchanged):
-        return "already on the release"
-    return f"locked by {value.holder}"
+    return "already on the release"

@@ -25,6 +25,7 @@ from fleet.events import (
     StepFinished,
     StepStarted,
 )
+from fleet.history import RunRecord
 from fleet.outcome import RunResult
 from fleet.status import StatusResult
 
@@ -185,4 +186,16 @@ def status_table(result: StatusResult, console: Console) -> None:
         table.add_row(host.name, Text(host.state.value, style=styles.get(host.state.value, "")),
                       host.release or "-", host.when or "-", host.run_id or "-",
                       "\n".join(details))
+    console.print(table)
+
+
+def history_table(runs: list[RunRecord], console: Console) -> None:
+    """Print ``fleet history`` as a table, oldest first."""
+    table = Table(title="fleet runs (.fleet/runs)")
+    for column in ("run", "command", "playbook", "release", "outcome", "hosts", "duration"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        took = f"{run.duration:.2f}s" if run.duration is not None else "-"
+        table.add_row(run.run_id, run.command, run.playbook, run.release or "-",
+                      Text(run.outcome, style=_STYLE.get(run.outcome, "")), run.tally(), took)
     console.print(table)
