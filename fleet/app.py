@@ -12,12 +12,23 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
 from fleet.commands import CommandResult, Script
 from fleet.connections import Connections, Connector
 from fleet.errors import FleetError, reason
-from fleet.events import EventSink, HostFinished, RunFinished, RunStarted
+from fleet.events import (
+    EventSink,
+    HostFinished,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
+from fleet.health import Level, Schedule, health_script
 from fleet.inventory import Host
+from fleet.monitor import SampleLog, Tracker, Watch, watch
 from fleet.orchestrator import run_fleet, wait_all
 from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult, in_order
 from fleet.pipeline import HostJob
@@ -61,9 +72,12 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
                   get_transport=connections.get, sink=sink, stop=threading.Event(),
                   timeout=pb.timeouts.command,
                   roll_back_failed=plan.on_failure != "halt")
+    bake = None
+    if plan.bake_s and pb.health:
+        bake = partial(bake_canaries, target, connector, sink, seconds=plan.bake_s)
     try:
         run = run_fleet(plan, target.hosts, job, plan.halt_policy, on_failure=plan.on_failure,
-                        canary_only=canary_only)
+                        canary_only=canary_only, bake=bake)
     finally:
         connections.close_all()
     duration = time.monotonic() - start
@@ -74,6 +88,34 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
     return RunResult(run_id, "rollout", pb.name, target.release.id, run.outcome,
                      in_order(run.hosts, (h.name for h in target.hosts)), duration,
                      run.halt_reason, extra)
+
+
+def bake_canaries(target: Target, connector: Connector, sink: EventSink,
+                  canaries: Sequence[Host], *, seconds: float) -> str | None:
+    """Watch the canaries' health for ``seconds``; the first critical sample fails them.
+
+    Returns why the run must halt, or None when the canaries stayed healthy.
+    """
+    pb = target.playbook
+    spec = Watch(tuple(canaries), health_script(pb.name, pb.target, target.release, pb.health),
+                 pb.health, Schedule((), max(0.5, min(5.0, seconds / 6))), seconds,
+                 pb.strategy.forks, pb.timeouts.command)
+    tracker = Tracker(rollback_on=Level.CRITICAL, grace=1)
+    log = SampleLog(Path(".fleet") / "monitor" / f"{pb.name}-bake-{new_run_id()}.jsonl")
+    for host in canaries:
+        sink.emit(StepStarted(host.name, "bake"))
+    started = time.monotonic()
+    try:
+        watch(spec, connector, tracker, log, stop=threading.Event(),
+              on_round=lambda samples, alerts: None)
+    finally:
+        log.close()
+    for host in canaries:
+        level = tracker.levels.get(host.name, Level.OK)
+        sink.emit(StepFinished(host.name, "bake", level is not Level.CRITICAL,
+                               time.monotonic() - started, detail=f"health {level.value}",
+                               error=tracker.triggered if level is Level.CRITICAL else None))
+    return f"canary health during the bake: {tracker.triggered}" if tracker.triggered else None
 
 
 def check(target: Target, connector: Connector, sink: EventSink, *, run_id: str,

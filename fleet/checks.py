@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from fleet.commands import assign
 from fleet.playbook import (
     AccessTimeCheck,
+    AccessTimeHealth,
     Check,
     CommandCheck,
     ContainsCheck,
+    HealthCheck,
     MemoryCheck,
+    MemoryHealth,
     NonEmptyCheck,
 )
 
@@ -58,9 +61,13 @@ _MEMORY = """_kb=$(ps -A -o rss= -o comm= 2>/dev/null | P="$C{k}_PROC" awk \\
 say "CHECK {k} VALUE ${_kb:-0}\""""
 
 
-def label(check: Check) -> str:
+def label(check: Check | HealthCheck) -> str:
     """A short human name for a check, used in reports."""
     match check:
+        case AccessTimeHealth():
+            return "access_time"
+        case MemoryHealth():
+            return f"memory of {check.process!r}"
         case NonEmptyCheck():
             return "non_empty"
         case ContainsCheck():
@@ -74,9 +81,14 @@ def label(check: Check) -> str:
     raise AssertionError(check)  # pragma: no cover - the union is closed
 
 
-def snippet(k: int, check: Check) -> tuple[list[str], str]:
-    """Return the quoted variable assignments and the shell for check ``k``."""
+def snippet(k: int, check: Check | HealthCheck) -> tuple[list[str], str]:
+    """Return the quoted variable assignments and the shell for check ``k``
+    (a health check measures exactly as the check of the same type)."""
     match check:
+        case AccessTimeHealth():
+            return [], _ACCESS_TIME.replace("{k}", str(k))
+        case MemoryHealth():
+            return [assign(f"C{k}_PROC", check.process)], _MEMORY.replace("{k}", str(k))
         case NonEmptyCheck():
             return [], _NON_EMPTY.replace("{k}", str(k))
         case ContainsCheck():

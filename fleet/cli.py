@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -18,18 +20,20 @@ from rich.console import Console
 
 from fleet.app import Target, check, new_run_id, rollout
 from fleet.connections import connect
-from fleet.errors import ConfigError, FleetError
+from fleet.errors import ConfigError
 from fleet.events import Broadcast, EventSink
+from fleet.health import Level, Sample, Schedule, health_script, parse_duration
 from fleet.history import list_runs, load_run, to_markdown
 from fleet.inventory import load_inventory, select_hosts
 from fleet.journal import Journal
 from fleet.junit import to_junit
+from fleet.monitor import Alert, SampleLog, Tracker, Watch, watch
 from fleet.outcome import RunResult
 from fleet.plan import build_plan
 from fleet.playbook import Playbook, load_playbook
 from fleet.recover import recover_fleet
 from fleet.release import build_release
-from fleet.report import LiveReport, history_table, status_table, summary
+from fleet.report import LiveReport, MonitorView, history_table, status_table, summary
 from fleet.status import status_fleet
 from fleet.undo import rollback_fleet
 
@@ -131,6 +135,80 @@ def status_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, a
     sys.exit(result.exit_code)
 
 
+@main.command("monitor")
+@_common
+@click.option("--interval", default="5s", show_default=True, metavar="SCHEDULE",
+              help="How often to sample: 5s, or a schedule like '5m for 1h, then 1h'.")
+@click.option("--duration", default=None, metavar="DURATION",
+              help="Stop after this long (30s, 5m, 24h); default: until Ctrl-C.")
+@click.option("--rollback-on", type=click.Choice(["warn", "critical"]), default=None,
+              help="Roll the fleet back when a host stays at this level (or worse).")
+@click.option("--grace", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Consecutive samples at that level before rolling back.")
+@click.option("--log", "log_path", type=click.Path(path_type=Path), default=None,
+              help="Sample log (JSON lines); default .fleet/monitor/<name>-<time>.jsonl.")
+def monitor_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
+                accept_new_hosts: bool, interval: str, duration: str | None,
+                rollback_on: str | None, grace: int, log_path: Path | None) -> None:
+    """Watch the playbook's health checks on every host; alert on changes; auto-rollback."""
+    target, pb, _ = _load(playbook, inventories, limit)
+    if not pb.health:
+        _guard(lambda: _raise(ConfigError(
+            "no health checks to watch; add e.g. {type: access_time, warn_ms: 10, "
+            "critical_ms: 50}", file=str(playbook), field="health")))
+    schedule = _guard(lambda: _parsed(Schedule.parse, interval, "--interval"))
+    seconds = _guard(lambda: _parsed(parse_duration, duration, "--duration")) \
+        if duration else None
+    connector = partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    log = SampleLog(log_path or Path(".fleet") / "monitor" / f"{pb.name}-{stamp}.jsonl")
+    tracker = Tracker(Level(rollback_on) if rollback_on else None, grace)
+    spec = Watch(target.hosts, health_script(pb.name, pb.target, target.release, pb.health),
+                 pb.health, schedule, seconds, pb.strategy.forks, pb.timeouts.command)
+    view = MonitorView(_console(stderr=True), f"monitor {pb.name}")
+    alerts: list[Alert] = []
+
+    def on_round(samples: list[Sample], new: list[Alert]) -> None:
+        view.round(samples, new)
+        alerts.extend(new)
+
+    try:
+        rounds = watch(spec, connector, tracker, log, stop=threading.Event(), on_round=on_round)
+    finally:
+        view.stop()
+    result = None
+    if tracker.triggered:
+        run_id = new_run_id()
+        result = _finish_work(run_id, lambda sink: rollback_fleet(
+            pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=None,
+            force=False, forks=pb.strategy.forks, timeout=pb.timeouts.command),
+            banner=f"rolling the fleet back: {tracker.triggered}")
+        log.write("rollback", {"reason": tracker.triggered, "run_id": result.run_id,
+                               "outcome": result.outcome.value})
+    log.close()
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "command": "monitor", "playbook": pb.name, "rounds": rounds,
+            "alerts": [{"host": a.host, "from": a.before.value, "to": a.after.value,
+                        "why": a.why} for a in alerts],
+            "levels": {h: lv.value for h, lv in tracker.levels.items()}, "log": str(log.path),
+            "rollback": {"reason": tracker.triggered, **result.to_json()} if result else None,
+        }, ensure_ascii=False) + "\n")
+    sys.exit(0 if result is None else 3 if result.outcome.exit_code == 3 else 1)
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
+def _parsed(parse: Callable[[str], _T], text: str, option: str) -> _T:
+    """Parse an option value; a bad one is a ConfigError naming the option."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=option) from None
+
+
 @main.command("history")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list of runs on stdout.")
 @click.option("-n", "--last", default=20, show_default=True, help="How many recent runs.")
@@ -191,21 +269,26 @@ def _guard(load: Callable[[], _T]) -> _T:
         sys.exit(EXIT_BAD_INPUT)
 
 
-def _finish(run_id: str, as_json: bool, work: Callable[[EventSink], RunResult]) -> None:
-    """Run ``work`` with the live report and the run log; print the result; exit."""
+def _finish_work(run_id: str, work: Callable[[EventSink], RunResult], *,
+                 banner: str | None = None) -> RunResult:
+    """Run ``work`` with the live report and the run log; print the summary."""
     console = _console(stderr=True)
+    if banner:
+        console.print(banner, style="bold red")
     journal = Journal(RUNS_DIR, run_id)
     live = LiveReport(console)
     try:
         result = work(Broadcast([journal, live]))
-    except FleetError as exc:  # pragma: no cover - the engine turns failures into outcomes
-        live.stop()
-        console.print(f"fleet: error: {exc}", markup=False)
-        sys.exit(1)
     finally:
         live.stop()
         journal.close()
     summary(result, console, str(journal.path))
+    return result
+
+
+def _finish(run_id: str, as_json: bool, work: Callable[[EventSink], RunResult]) -> None:
+    """Run ``work`` (see :func:`_finish_work`), print ``--json``, exit with its code."""
+    result = _finish_work(run_id, work)
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
         sys.stdout.flush()

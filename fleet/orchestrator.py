@@ -55,9 +55,15 @@ def wait_all(futures: Iterable[Future[HostOutcome]], on_done: Callable[[HostOutc
             on_interrupt()
 
 
+Bake = Callable[[Sequence[Host]], "str | None"]
+
+
 def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolicy, *,
-              on_failure: str, canary_only: bool) -> FleetRun:
+              on_failure: str, canary_only: bool, bake: Bake | None = None) -> FleetRun:
     """Run the plan; on a halt roll back what ``on_failure`` says, in parallel.
+
+    ``bake`` watches the canaries' health after they pass (``strategy.bake``)
+    and returns why they must not be trusted, or None.
 
     ``job.stop`` is set when the run halts (a failure past the policy, or Ctrl-C).
     """
@@ -93,6 +99,13 @@ def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolic
         with ThreadPoolExecutor(max_workers=max(1, min(plan.forks, len(batch.hosts)))) as pool:
             futures = [pool.submit(run_host, by_name[name], job) for name in batch.hosts]
             wait_all(futures, done, lambda: halt("interrupted by the operator (Ctrl-C)"))
+        if batch.canary and bake is not None and not job.stop.is_set():
+            try:
+                verdict = bake([by_name[name] for name in batch.hosts])
+            except KeyboardInterrupt:
+                verdict = "interrupted by the operator (Ctrl-C) during the canary bake"
+            if verdict:
+                halt(verdict)
         if batch.canary and canary_only and not job.stop.is_set():
             for later in plan.batches[batch.index + 1:]:
                 _skip(later.hosts, outcomes, job.sink)

@@ -7,6 +7,7 @@ Built only from events and the final RunResult. Writes to stderr, so
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 from rich.console import Console, Group
@@ -25,7 +26,9 @@ from fleet.events import (
     StepFinished,
     StepStarted,
 )
+from fleet.health import Sample
 from fleet.history import RunRecord
+from fleet.monitor import Alert
 from fleet.outcome import RunResult
 from fleet.status import StatusResult
 
@@ -199,3 +202,62 @@ def history_table(runs: list[RunRecord], console: Console) -> None:
         table.add_row(run.run_id, run.command, run.playbook, run.release or "-",
                       Text(run.outcome, style=_STYLE.get(run.outcome, "")), run.tally(), took)
     console.print(table)
+
+
+_LEVEL_STYLE = {"ok": "green", "warn": "bold yellow", "critical": "bold red",
+                "unreachable": "bold magenta"}
+
+
+class MonitorView:
+    """The monitor's screen: a live table of each host's checks on a terminal; alerts and
+    one line per sampling round otherwise."""
+
+    def __init__(self, console: Console, title: str) -> None:
+        self.console = console
+        self.title = title
+        self._latest: dict[str, Sample] = {}
+        self._alerts: list[Text] = []
+        self._rounds = 0
+        self._live: Live | None = None
+        if console.is_terminal:
+            self._live = Live(self._render(), console=console, refresh_per_second=4)
+            self._live.start()
+
+    def round(self, samples: list[Sample], alerts: list[Alert]) -> None:
+        """Show one sampling round and its alerts."""
+        self._rounds += 1
+        for sample in samples:
+            self._latest[sample.host] = sample
+        for alert in alerts:
+            stamp = time.strftime("%H:%M:%S", time.localtime(alert.ts))
+            text = Text(f"{stamp} ALERT {alert.host}: {alert.before.value} -> "
+                        f"{alert.after.value} {alert.why}", style=_LEVEL_STYLE[alert.after.value])
+            self._alerts.append(text)
+            if self._live is None:
+                self.console.print(text)
+        if self._live is not None:
+            self._live.update(self._render())
+        else:
+            counts: dict[str, int] = {}
+            for sample in samples:
+                counts[sample.level.value] = counts.get(sample.level.value, 0) + 1
+            self.console.print(f"round {self._rounds}: " + ", ".join(
+                f"{n} {level}" for level, n in sorted(counts.items())), style="dim")
+
+    def _render(self) -> Group:
+        table = Table(title=f"{self.title} — round {self._rounds}", box=None)
+        table.add_column("host")
+        table.add_column("level")
+        table.add_column("checks")
+        for host, sample in self._latest.items():
+            checks = sample.error or "; ".join(
+                f"{r.label}: {r.message or r.level.value}" for r in sample.readings)
+            table.add_row(host, Text(sample.level.value,
+                                     style=_LEVEL_STYLE[sample.level.value]), checks)
+        return Group(table, *self._alerts[-5:])
+
+    def stop(self) -> None:
+        """Stop the live display (idempotent)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
