@@ -87,15 +87,7 @@ def load_yaml(path: Path) -> YamlDoc:
     the same key twice.
     """
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=name) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason})", file=name) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=name) from None
-    loader = yaml.SafeLoader(text)
+    loader = yaml.SafeLoader(read_text(path))
     try:
         root = loader.get_single_node()
         if root is not None:
@@ -106,6 +98,22 @@ def load_yaml(path: Path) -> YamlDoc:
     finally:
         loader.dispose()
     return YamlDoc(data=data, path=path, root=root)
+
+
+def read_text(path: Path) -> str:
+    """Return the text of ``path``.
+
+    Raises ``ConfigError`` if the file is missing, unreadable or not UTF-8.
+    """
+    name = str(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=name) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", file=name) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=name) from None
 
 
 def _yaml_error(exc: yaml.YAMLError, name: str) -> ConfigError:
