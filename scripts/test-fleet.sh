@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The containerized SSH test fleet: 6 sshd containers dev-01..dev-06 on
-# 127.0.0.1:2201..2206 (docker-compose.test.yml), user "tester", key-only.
+# 127.0.0.1:2201..2206 (docker-compose.test.yml), user "tester", key-only,
+# plus one extra host for the disk-full tests: tmpfs-01 on 127.0.0.1:2207,
+# whose ~/.claude is an 8 MiB tmpfs (not in inventory/testfleet.yml).
 #
 #   scripts/test-fleet.sh up      # idempotent: engine, tools, image, key, containers, known_hosts
 #   scripts/test-fleet.sh status  # containers, health, SSH banners
@@ -8,7 +10,8 @@
 #
 # Files it makes (repo-relative, git-ignored):
 #   .testfleet/id_ed25519{,.pub}  client key pair used by tests and inventory/testfleet.yml
-#   .testfleet/known_hosts        each container's real host key, "[127.0.0.1]:220N ssh-ed25519 ..."
+#   .testfleet/known_hosts        each dev container's real host key, "[127.0.0.1]:220N ssh-ed25519 ..."
+#   .testfleet/known_hosts_extra  the same for the extra hosts (tmpfs-01)
 #   .env                          BASE_IMAGE=fleet-sshd-base:local on registry-less machines
 #
 # Environment: BASE_IMAGE (overrides the base image choice), READY_TIMEOUT (s, default 60).
@@ -19,14 +22,21 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."   # repo root, from any cwd
 COMPOSE_FILE=docker-compose.test.yml
 PROJECT=fleet-test
 HOSTS=(dev-01 dev-02 dev-03 dev-04 dev-05 dev-06)
+EXTRA_HOSTS=(tmpfs-01)
 KEY=.testfleet/id_ed25519
 KNOWN_HOSTS=.testfleet/known_hosts
+KNOWN_HOSTS_EXTRA=.testfleet/known_hosts_extra
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 
 log() { printf 'test-fleet: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-port_of() { printf '22%s' "${1#dev-}"; }   # dev-03 -> 2203
+port_of() {   # dev-03 -> 2203, tmpfs-01 -> 2207
+    case $1 in
+        tmpfs-01) printf '2207' ;;
+        *) printf '22%s' "${1#dev-}" ;;
+    esac
+}
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -138,7 +148,7 @@ banner_ok() {
 
 wait_ready() {
     local host port deadline=$((SECONDS + READY_TIMEOUT))
-    for host in "${HOSTS[@]}"; do
+    for host in "${HOSTS[@]}" "${EXTRA_HOSTS[@]}"; do
         port=$(port_of "$host")
         until banner_ok "$port"; do
             [ "$SECONDS" -lt "$deadline" ] || die "$host (127.0.0.1:$port) sent no SSH banner in ${READY_TIMEOUT}s"
@@ -147,10 +157,12 @@ wait_ready() {
     done
 }
 
+# write_known_hosts FILE HOST...: one "[127.0.0.1]:PORT ssh-ed25519 KEY" line per host.
 write_known_hosts() {
-    local host port keytype keydata tmp
-    tmp=$(mktemp "$KNOWN_HOSTS.XXXXXX")
-    for host in "${HOSTS[@]}"; do
+    local file=$1 host port keytype keydata tmp
+    shift
+    tmp=$(mktemp "$file.XXXXXX")
+    for host in "$@"; do
         port=$(port_of "$host")
         read -r keytype keydata _ < <(docker exec "fleet-$host" cat /etc/ssh/ssh_host_ed25519_key.pub) \
             || die "cannot read the host key of fleet-$host"
@@ -158,13 +170,13 @@ write_known_hosts() {
         printf '[127.0.0.1]:%s %s %s\n' "$port" "$keytype" "$keydata" >>"$tmp"
     done
     chmod 0644 "$tmp"
-    mv "$tmp" "$KNOWN_HOSTS"
+    mv "$tmp" "$file"
 }
 
 # compose "up" leaves paused containers paused (e.g. after an interrupted test).
 unpause_paused() {
     local host
-    for host in "${HOSTS[@]}"; do
+    for host in "${HOSTS[@]}" "${EXTRA_HOSTS[@]}"; do
         if [ "$(docker inspect -f '{{.State.Paused}}' "fleet-$host" 2>/dev/null)" = true ]; then
             log "unpausing fleet-$host"
             docker unpause "fleet-$host" >/dev/null
@@ -183,8 +195,9 @@ cmd_up() {
     unpause_paused
     "${COMPOSE[@]}" up -d --build
     wait_ready
-    write_known_hosts
-    log "fleet up in $((SECONDS - t0))s: ${HOSTS[*]} on 127.0.0.1:2201-2206; key $KEY, known hosts $KNOWN_HOSTS"
+    write_known_hosts "$KNOWN_HOSTS" "${HOSTS[@]}"
+    write_known_hosts "$KNOWN_HOSTS_EXTRA" "${EXTRA_HOSTS[@]}"
+    log "fleet up in $((SECONDS - t0))s: ${HOSTS[*]} on 127.0.0.1:2201-2206, ${EXTRA_HOSTS[*]} on 127.0.0.1:2207; key $KEY, known hosts $KNOWN_HOSTS (+ $KNOWN_HOSTS_EXTRA)"
 }
 
 cmd_down() {
@@ -192,13 +205,13 @@ cmd_down() {
     pick_compose
     export_pubkey
     "${COMPOSE[@]}" down -v --remove-orphans
-    rm -f "$KNOWN_HOSTS"
+    rm -f "$KNOWN_HOSTS" "$KNOWN_HOSTS_EXTRA"
 }
 
 cmd_status() {
     docker info >/dev/null 2>&1 || die "docker engine not running"
     local host port state rc=0
-    for host in "${HOSTS[@]}"; do
+    for host in "${HOSTS[@]}" "${EXTRA_HOSTS[@]}"; do
         port=$(port_of "$host")
         state=$(docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' \
             "fleet-$host" 2>/dev/null) || state="missing"

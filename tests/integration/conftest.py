@@ -12,7 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testfleet_helpers import HOSTS, fleet_problems, reset_all_hosts
+from testfleet_helpers import (
+    HOSTS,
+    KNOWN_HOSTS_EXTRA,
+    TMPFS_HOST,
+    fleet_problems,
+    reset_all_hosts,
+    reset_host,
+)
 
 FLEET_UP_HINT = "bring the test fleet up with: scripts/test-fleet.sh up"
 HERE: Path = Path(__file__).resolve().parent
@@ -53,3 +60,16 @@ def reset_hosts(request: pytest.FixtureRequest) -> Iterator[None]:
     request.getfixturevalue("testfleet")
     reset_all_hosts()
     yield
+
+
+@pytest.fixture
+def tmpfs_host(testfleet: list[str]) -> str:
+    """The extra host ``tmpfs-01`` (its ``~/.claude`` is an 8 MiB tmpfs), running,
+    answering SSH and seeded like the six (``reset_host``); returns its name.
+    Fails (never skips) if it is not up."""
+    problems = fleet_problems([TMPFS_HOST], files=(KNOWN_HOSTS_EXTRA,))
+    if problems:
+        pytest.fail("tmpfs-01 is not ready:\n  " + "\n  ".join(problems)
+                    + f"\n{FLEET_UP_HINT}", pytrace=False)
+    reset_host(TMPFS_HOST)
+    return TMPFS_HOST

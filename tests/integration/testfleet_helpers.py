@@ -51,6 +51,14 @@ INVENTORY: Path = REPO_ROOT / "inventory" / "testfleet.yml"
 CLIENT_KEY: Path = REPO_ROOT / ".testfleet" / "id_ed25519"
 KNOWN_HOSTS: Path = REPO_ROOT / ".testfleet" / "known_hosts"
 
+TMPFS_HOST = "tmpfs-01"
+"""An extra test host (container ``fleet-tmpfs-01``, not in inventory/testfleet.yml)
+whose ``~/.claude`` is an 8 MiB tmpfs: the target's filesystem can fill up."""
+EXTRA_PORTS: dict[str, int] = {TMPFS_HOST: 2207}
+"""Published SSH ports of the extra hosts."""
+KNOWN_HOSTS_EXTRA: Path = REPO_ROOT / ".testfleet" / "known_hosts_extra"
+"""Host keys of the extra hosts (kept out of KNOWN_HOSTS, which lists the six)."""
+
 HOME = "/home/tester"
 TARGET = f"{HOME}/.claude/agents"
 """The example playbook's target folder on every host."""
@@ -85,9 +93,12 @@ chown tester:tester "$4" && chmod 0755 "$4"
 for d in "$4/.local" "$4/.local/state"; do
     if [ -d "$d" ]; then chown tester:tester "$d"; fi
 done
-rm -rf "$2" "$3"
+rm -rf "$3"
+# ~/.claude may be a mount point (tmpfs-01): empty it instead of removing it.
+if mountpoint -q "$2" 2>/dev/null; then find "$2" -mindepth 1 -delete; else rm -rf "$2"; fi
 umask 022
 mkdir -p "$1/custom"
+chmod 0755 "$2"
 printf 'my own notes, not fleet'"'"'s\\n' > "$1/my-notes.md"
 printf '# agent x\\nhand-made, private\\n' > "$1/custom/agent-x.md"
 chmod 0600 "$1/custom/agent-x.md"
@@ -167,14 +178,21 @@ def wait_for_ssh(port: int, host: str = SSH_HOST, timeout: float = 30.0) -> None
         time.sleep(0.1)
 
 
-def fleet_problems() -> list[str]:
-    """What is wrong with the test fleet (empty list: all 6 hosts run and answer SSH)."""
+def port_of(host: str) -> int:
+    """Published SSH port on 127.0.0.1 of a test host (the six, or an extra one)."""
+    return PORTS.get(host) or EXTRA_PORTS[host]
+
+
+def fleet_problems(hosts: list[str] | None = None,
+                   files: tuple[Path, ...] = (CLIENT_KEY, KNOWN_HOSTS)) -> list[str]:
+    """What is wrong with the test fleet (empty list: all ``hosts``, default the 6,
+    run and answer SSH, and ``files`` exist)."""
     problems: list[str] = []
     try:
         _client().ping()
     except Exception as exc:
         return [f"docker engine not reachable: {exc}"]
-    for host in HOSTS:
+    for host in HOSTS if hosts is None else hosts:
         try:
             state = container(host).status
         except docker.errors.NotFound:
@@ -182,9 +200,9 @@ def fleet_problems() -> list[str]:
             continue
         if state != "running":
             problems.append(f"container fleet-{host} is {state}")
-        elif not ssh_banner_ok(PORTS[host]):
-            problems.append(f"{host}: no SSH banner on {SSH_HOST}:{PORTS[host]}")
-    for path in (CLIENT_KEY, KNOWN_HOSTS):
+        elif not ssh_banner_ok(port_of(host)):
+            problems.append(f"{host}: no SSH banner on {SSH_HOST}:{port_of(host)}")
+    for path in files:
         if not path.is_file():
             problems.append(f"missing {path.relative_to(REPO_ROOT)}")
     return problems
@@ -202,7 +220,7 @@ def restore_host(host: str) -> None:
         ctr.unpause()
     elif ctr.status != "running":
         ctr.start()
-    wait_for_ssh(PORTS[host])
+    wait_for_ssh(port_of(host))
 
 
 def reset_host(host: str) -> None:
