@@ -1,0 +1,362 @@
+"""The reliability invariant of issue 3, as ONE assertion every fault scenario ends with.
+
+After fleet has finished (and, where the scenario says so, after ``fleet
+rollback`` or ``fleet recover``), on every host:
+
+* the target folder is byte-identical (content AND mode of every file and
+  folder, the whole folder, unrelated files included) either to its state
+  before the run or to the new release laid over that state — never a mix;
+* fleet's ``current`` record agrees with that: unchanged when the host is as
+  before, naming the release (and a committed backup of the run) when the
+  host is on the release;
+* no lock, no staging folder, no temporary file is left behind: fleet's state
+  folder holds only ``current`` and ``backups/``, and the target's parent
+  folder holds exactly what it held before (no ``.fleet-stage-*``);
+* the backups the policy keeps are intact: every backup is committed, holds
+  its release id, and each saved copy still matches the sha256 and mode
+  recorded for it; no more than ``backup.keep`` are kept; a host back to its
+  state before has exactly the backups it had before, byte for byte; a host on
+  the release kept every older backup the policy keeps, byte for byte.
+
+Usage::
+
+    before = take_snapshot()
+    ... run the fault scenario ...
+    where = assert_invariant(before, release_of(playbook))
+    assert where["dev-03"] == "before"
+
+``assert_invariant`` returns, per host, the label of the state it matched
+("before", the release id, or a ``FleetState``'s label), so a scenario can
+then say which hosts must be where.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from testfleet_helpers import HOME, HOSTS, STATE_DIR, TARGET, container
+
+Manifest = dict[str, tuple[str, int]]
+
+NAME = "agents-framework"
+"""Deployment name of the example playbook (and of every variant the tests write)."""
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+@dataclass(frozen=True)
+class HostSnap:
+    """What the invariant compares on one host.
+
+    ``target``: manifest of the target folder; ``parent``: manifest of the
+    target's parent folder without the target's own subtree; ``current``: the
+    bytes of fleet's ``current`` record (None: absent); ``state_entries``:
+    top-level names in fleet's state folder; ``backups``: manifest of the
+    ``backups/`` folder (every byte of every backup); ``records``: the bytes of
+    each backup's small record files (``<run>/release``, ``<run>/e/<i>/meta``).
+    """
+
+    target: Manifest
+    parent: Manifest
+    current: bytes | None
+    state_entries: tuple[str, ...]
+    backups: Manifest
+    records: dict[str, bytes] = field(default_factory=dict)
+
+    def backup_runs(self) -> list[str]:
+        """Run ids of the backups kept on the host, oldest first."""
+        return sorted({k.split("/", 1)[0] for k in self.backups if "/" in k})
+
+
+@dataclass(frozen=True)
+class FleetState:
+    """A snapshot of several hosts, labelled (e.g. "before", "seeded", "on A")."""
+
+    label: str
+    hosts: dict[str, HostSnap]
+    target: str = TARGET
+    name: str = NAME
+
+    def __getitem__(self, host: str) -> HostSnap:
+        return self.hosts[host]
+
+
+@dataclass(frozen=True)
+class ReleaseShape:
+    """A release as the tests compute it, independently of fleet: its id and what
+    it puts in the target (files -> (sha256, mode); folders it needs)."""
+
+    id: str
+    files: Manifest
+    dirs: tuple[str, ...] = field(default=())
+
+    def over(self, base: Manifest) -> Manifest:
+        """The target's manifest after this release went on a host whose target was
+        ``base``: every release file replaced or created, missing folders made
+        (mode 0755 under umask 022), everything else as it was."""
+        result = dict(base)
+        for folder in self.dirs:
+            result.setdefault(folder + "/", ("", 0o755))
+        result.update(self.files)
+        return result
+
+
+def _state_dir(name: str) -> str:
+    return f"{STATE_DIR}/{name}"
+
+
+def _expand(target: str) -> str:
+    return HOME + target[1:] if target.startswith("~/") else target
+
+
+def _tar_view(host: str, path: str, exclude: str | None = None,
+              small: frozenset[str] = frozenset()) -> tuple[Manifest, dict[str, bytes]]:
+    """``manifest()`` of folder ``path`` on ``host`` (without the top-level entry
+    ``exclude``), plus the bytes of every file whose base name is in ``small``.
+    Read as root by streaming tar out of the container; ({}, {}) if no folder."""
+    ctr = container(host)
+    if ctr.exec_run(["test", "-d", path]).exit_code != 0:
+        return {}, {}
+    argv = ["tar", "-C", path, "--no-wildcards"]
+    if exclude is not None:
+        argv.append(f"--exclude=./{exclude}")
+    result_ = ctr.exec_run([*argv, "-cf", "-", "."], demux=True)
+    out, err = result_.output[0] or b"", result_.output[1] or b""
+    if result_.exit_code != 0:
+        raise RuntimeError(f"{host}: tar of {path} failed: {err.decode(errors='replace')}")
+    result: Manifest = {}
+    contents: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(out), mode="r:") as tar:
+        for member in tar.getmembers():
+            name = member.name.removeprefix("./")
+            if name in ("", "."):
+                continue
+            mode = member.mode & 0o7777
+            if member.isdir():
+                result[name.rstrip("/") + "/"] = ("", mode)
+            elif member.issym():
+                result[name] = ("symlink:" + member.linkname, mode)
+            elif member.isfile():
+                fobj = tar.extractfile(member)
+                assert fobj is not None
+                data = fobj.read()
+                result[name] = (hashlib.sha256(data).hexdigest(), mode)
+                if os.path.basename(name) in small:
+                    contents[name] = data
+            else:
+                result[name] = (f"type:{member.type.decode()}", mode)
+    return result, contents
+
+
+def host_snap(host: str, target: str = TARGET, name: str = NAME) -> HostSnap:
+    """Read one host's ``HostSnap`` (as root, through docker; never over SSH)."""
+    target = _expand(target)
+    state = _state_dir(name)
+    parent_view, _ = _tar_view(host, os.path.dirname(target), exclude=os.path.basename(target))
+    target_view, _ = _tar_view(host, target)
+    state_view, records = _tar_view(host, state, small=frozenset({"current", "meta", "release"}))
+    entries = tuple(sorted({k.split("/", 1)[0] for k in state_view}))
+    backups = {k[len("backups/"):]: v for k, v in state_view.items()
+               if k.startswith("backups/") and k != "backups/"}
+    notes = {k[len("backups/"):]: v for k, v in records.items() if k.startswith("backups/")}
+    return HostSnap(target=target_view, parent=parent_view, current=records.get("current"),
+                    state_entries=entries, backups=backups, records=notes)
+
+
+def take_snapshot(hosts: Iterable[str] = HOSTS, *, label: str = "before", target: str = TARGET,
+                  name: str = NAME) -> FleetState:
+    """``HostSnap`` of every host (in parallel)."""
+    names = list(hosts)
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        snaps = list(pool.map(lambda h: host_snap(h, target, name), names))
+    return FleetState(label, dict(zip(names, snaps, strict=True)), target, name)
+
+
+# --------------------------------------------------------------------------- releases
+
+
+def release_from_files(files: dict[str, tuple[bytes, int]] | dict[str, Path]) -> ReleaseShape:
+    """A ``ReleaseShape`` from release-name -> (bytes, mode) or -> source path."""
+    manifest_: Manifest = {}
+    for rel, spec in files.items():
+        if isinstance(spec, Path):
+            data, mode = spec.read_bytes(), spec.stat().st_mode & 0o7777
+        else:
+            data, mode = spec
+        manifest_[rel] = (hashlib.sha256(data).hexdigest(), mode)
+    lines = sorted(f"{n}\0{sha}\0{mode:o}\n" for n, (sha, mode) in manifest_.items())
+    rid = hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()[:8]
+    dirs = sorted({str(p) for n in manifest_ for p in Path(n).parents if str(p) != "."})
+    return ReleaseShape(rid, manifest_, tuple(dirs))
+
+
+def release_of(playbook: Path) -> ReleaseShape:
+    """The release a playbook file describes (its ``source`` and ``files``, or every
+    file under source, sorted), computed from the bytes on the controller."""
+    data = yaml.safe_load(Path(playbook).read_text())
+    source = Path(data["source"])
+    if not source.is_absolute():
+        source = Path(playbook).parent / source
+    names = data.get("files")
+    if names is None:
+        names = sorted(p.relative_to(source).as_posix() for p in source.rglob("*")
+                       if p.is_file())
+    return release_from_files({n: source / n for n in names})
+
+
+# --------------------------------------------------------------------------- the assertion
+
+
+def _backup_problems(snap: HostSnap, keep: int) -> list[str]:
+    """Every backup committed, holding its release id, its saved copies intact."""
+    problems: list[str] = []
+    runs = snap.backup_runs()
+    if len(runs) > keep:
+        problems.append(f"{len(runs)} backups kept, policy keeps {keep}: {runs}")
+    for run in runs:
+        files = {k[len(run) + 1:]: v for k, v in snap.backups.items() if k.startswith(run + "/")}
+        if "committed" not in files:
+            problems.append(f"backup {run} is not committed (an unfinished run's backup)")
+        if not snap.records.get(f"{run}/release", b"").strip():
+            problems.append(f"backup {run} has no release record")
+        entries = sorted({k.split("/")[1] for k in files if k.startswith("e/") and k != "e/"})
+        for entry in entries:
+            if f"e/{entry}/name" not in files or f"e/{entry}/new" not in files:
+                problems.append(f"backup {run} entry {entry} is incomplete")
+            meta = snap.records.get(f"{run}/e/{entry}/meta")
+            if meta is None:
+                continue  # the run created this file: nothing saved
+            if f"e/{entry}/old" not in files:
+                problems.append(f"backup {run} entry {entry}: saved copy missing")
+                continue
+            mode_s, sha = [*meta.decode(errors="replace").split(), "?", "?"][:2]
+            have_sha, have_mode = files[f"e/{entry}/old"]
+            if have_sha != sha or format(have_mode, "o") != mode_s:
+                problems.append(f"backup {run} entry {entry}: saved copy does not match its "
+                                f"record ({have_sha[:12]} {have_mode:o} vs {sha[:12]} {mode_s})")
+    return problems
+
+
+def _diff(want: Manifest, have: Manifest) -> str:
+    keys = sorted(set(want) | set(have))
+    lines = []
+    for k in keys:
+        if want.get(k) != have.get(k):
+            w = want.get(k)
+            h = have.get(k)
+            lines.append(f"    {k!r}: want {_short(w)} have {_short(h)}")
+    return "\n".join(lines[:12]) + (f"\n    ... {len(lines) - 12} more" if len(lines) > 12
+                                    else "")
+
+
+def _short(entry: tuple[str, int] | None) -> str:
+    if entry is None:
+        return "absent"
+    sha, mode = entry
+    return f"{sha[:10] or 'dir'} {mode:o}"
+
+
+def _current_release(current: bytes | None) -> tuple[str, str] | None:
+    if current is None:
+        return None
+    lines = current.decode(errors="replace").splitlines()
+    return (lines[0], lines[1]) if len(lines) >= 2 else ("?", "?")
+
+
+def _check_host(host: str, before: HostSnap, now: HostSnap,
+                allowed: Sequence[ReleaseShape | FleetState], keep: int) -> tuple[str, list[str]]:
+    """Classify ``now`` and list what breaks the invariant on this host."""
+    problems: list[str] = []
+    if now.parent != before.parent:
+        problems.append("the target's parent folder changed (staging or temp file left?):\n"
+                        + _diff(before.parent, now.parent))
+    stray = [e for e in now.state_entries if e not in ("current", "backups")]
+    if stray:
+        problems.append(f"left in fleet's state folder: {stray} (lock, staging or temp file)")
+    problems += _backup_problems(now, keep)
+
+    label = ""
+    if now.target == before.target and now.current == before.current \
+            and now.backups == before.backups:
+        label = "before"
+    for option in allowed:
+        if label:
+            break
+        if isinstance(option, FleetState):
+            snap = option.hosts.get(host)
+            if snap is not None and (now.target, now.current, now.backups) == (
+                    snap.target, snap.current, snap.backups):
+                label = option.label
+            continue
+        if now.target != option.over(before.target):
+            continue
+        label = option.id
+        cur = _current_release(now.current)
+        if cur is None or cur[0] != option.id:
+            problems.append(f"target holds release {option.id} but current says {cur}")
+            continue
+        run = cur[1]
+        if f"{run}/committed" not in now.backups:
+            problems.append(f"on release {option.id} but no committed backup of run {run}")
+        if now.records.get(f"{run}/release", b"").strip() != option.id.encode():
+            problems.append(f"the backup of run {run} does not name release {option.id}")
+        # commit keeps the newest ``keep`` committed backups, this run's included
+        old = [r for r in before.backup_runs() if f"{r}/committed" in before.backups]
+        policy = old[max(0, len(old) - (keep - 1)):] if keep > 1 else []
+        kept_old = [r for r in now.backup_runs() if r != run]
+        if kept_old != policy:
+            problems.append(f"older backups kept {kept_old}, policy (keep {keep}) says {policy}")
+        for r in kept_old:
+            a = {k: v for k, v in before.backups.items() if k.startswith(r + "/")}
+            b = {k: v for k, v in now.backups.items() if k.startswith(r + "/")}
+            if a != b:
+                problems.append(f"older backup {r} changed:\n" + _diff(a, b))
+    if not label:
+        if now.target == before.target:
+            problems.append("target is as before, but fleet's records changed: current "
+                            f"{_current_release(before.current)} -> "
+                            f"{_current_release(now.current)}, backups "
+                            f"{before.backup_runs()} -> {now.backup_runs()}")
+        else:
+            nearest = [("before", before.target)]
+            for option in allowed:
+                if isinstance(option, ReleaseShape):
+                    nearest.append((option.id, option.over(before.target)))
+                elif host in option.hosts:
+                    nearest.append((option.label, option.hosts[host].target))
+            text = "\n".join(f"  vs {name}:\n{_diff(want, now.target)}"
+                             for name, want in nearest)
+            problems.append("target is neither its state before nor the release "
+                            f"(a mix):\n{text}")
+    return label or "MIXED", problems
+
+
+def assert_invariant(before: FleetState, *allowed: ReleaseShape | FleetState,
+                     keep: int = 5, hosts: Iterable[str] | None = None) -> dict[str, str]:
+    """Assert issue 3's invariant on every host of ``before`` (or ``hosts``).
+
+    ``allowed`` are the other states a host may be in: a ``ReleaseShape``
+    (the release laid over the host's state before) or a ``FleetState``
+    (exactly that snapshot, e.g. the seeded fleet a rollback goes back to).
+    Returns host -> label of the state it is in ("before", a release id, or a
+    FleetState's label).
+    """
+    names = list(hosts) if hosts is not None else list(before.hosts)
+    now = take_snapshot(names, label="now", target=before.target, name=before.name)
+    where: dict[str, str] = {}
+    report: list[str] = []
+    for host in names:
+        label, problems = _check_host(host, before.hosts[host], now.hosts[host], allowed, keep)
+        where[host] = label
+        report += [f"{host}: {p}" for p in problems]
+    assert not report, "invariant violated:\n" + "\n".join(report) + f"\nhosts: {where}"
+    return where
