@@ -1,60 +1,63 @@
-"""Inventories in Ansible's YAML shape (``--limit`` patterns: :mod:`fleet.limit`).
+"""Inventories in Ansible's YAML and INI shapes, with group_vars/ and host_vars/ folders.
 
-A file maps group names to groups; ``all`` is the root and every other
+An ``-i`` file named ``*.yml``, ``*.yaml`` or ``*.json`` is YAML; ``*.ini``
+or ``*.cfg`` is INI (:mod:`fleet.ini`); any other name is YAML if it reads as
+a YAML mapping and INI otherwise. Both give the same ``Inventory``, and
+several files of either kind merge.
+
+A YAML file maps group names to groups; ``all`` is the root and every other
 top-level group is its child. A group has ``hosts`` (name -> vars), ``vars``
 and ``children`` (name -> group), nested to any depth; a host may sit in
 several groups. Other keys in a group are refused (``hots:`` is a typo, not a
 silently empty group). Vars are free-form and kept; the connection settings
-among them are read under these names (aliases in brackets):
+among them (``ansible_host``, ``ansible_port``, ``ansible_user``, ...) are read as
+:mod:`fleet.hostsettings` describes.
 
-=========================  =====================================  ===================
-setting                    keys                                   default
-=========================  =====================================  ===================
-address                    ansible_host [host, ansible_ssh_host]  the host's name
-port                       ansible_port [port, ansible_ssh_port]  22
-user                       ansible_user [user, ansible_ssh_user]  None (ssh decides)
-identity_file              ansible_ssh_private_key_file           None
-                           [identity_file, ansible_private_key_file]
-connection                 ansible_connection [connection]        ssh (or local)
-known_hosts_file           known_hosts_file                       ~/.ssh/known_hosts
-=========================  =====================================  ===================
-
-Precedence, as in Ansible: ``all`` < parent group < child group (groups of the
-same depth in name order) < host vars; a later definition of the same group
-or host, or a later ``-i`` file, wins over an earlier one. Relative key and
-known_hosts paths resolve against the folder of the file that sets them.
+Next to each inventory file, ``group_vars/<group>`` and ``host_vars/<host>``
+files are read (:mod:`fleet.varfiles`). Precedence, as in Ansible, lowest
+first: the inventory files' group vars (``all`` < parent group < child group,
+groups of the same depth in name order), then the group_vars files in the same
+group order, then the host's vars in the inventory files, then its host_vars
+files. A later definition of the same group or host, or a later ``-i`` file,
+wins over an earlier one. Relative key and known_hosts paths resolve against
+the folder of the file that sets them.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
+import yaml
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from fleet.errors import ConfigError
+from fleet.hostsettings import SettingError, proxy_jump_of, read_settings
+from fleet.ini import IniChild, IniGroup, IniGroupVars, IniHost, IniVar, parse_ini
 from fleet.limit import select_hosts
-from fleet.yamlfile import Loc, YamlDoc, config_error_from_validation, dotted, load_yaml
+from fleet.varfiles import VarsFile, vars_files
+from fleet.yamlfile import (
+    Loc,
+    YamlDoc,
+    config_error_from_validation,
+    dotted,
+    load_yaml,
+    read_text,
+)
 
-_SETTINGS = {
-    "ansible_host": "address", "host": "address", "ansible_ssh_host": "address",
-    "ansible_port": "port", "port": "port", "ansible_ssh_port": "port",
-    "ansible_user": "user", "user": "user", "ansible_ssh_user": "user",
-    "ansible_ssh_private_key_file": "identity_file", "identity_file": "identity_file",
-    "ansible_private_key_file": "identity_file",
-    "ansible_connection": "connection", "connection": "connection",
-    "known_hosts_file": "known_hosts_file",
-}
 _DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+_YAML_SUFFIXES = (".yml", ".yaml", ".json")
+_INI_SUFFIXES = (".ini", ".cfg")
+_INI_SECTION = re.compile(r"^\[[^\]\s]+\]\s*(?:#.*)?$")
 _T = TypeVar("_T")
 
 
 class GroupSpec(BaseModel, frozen=True, extra="forbid"):
-    """One group as written in an inventory file."""
+    """One group as written in a YAML inventory file."""
 
     hosts: dict[str, dict[str, Any] | None] | None = Field(
         default=None, description="Host name -> that host's vars.")
@@ -70,17 +73,24 @@ _FILE = TypeAdapter(_FILE_SCHEMA)
 
 @dataclass(frozen=True)
 class Host:
-    """One machine, with its connection settings resolved from the merged vars."""
+    """One machine, with its connection settings resolved from the merged vars.
+
+    ``port`` and ``user`` are None when no var sets them: ssh config, then
+    ssh's defaults (22, the local user), decide. ``address`` is what ssh is
+    asked to reach (``ansible_host``, else the name), so a ``Host`` alias in
+    ``~/.ssh/config`` applies. ``proxy_jump`` is an OpenSSH ProxyJump value.
+    """
 
     name: str
     address: str
-    port: int
+    port: int | None
     user: str | None
     identity_file: Path | None
     connection: Literal["ssh", "local"]
     known_hosts_file: Path
     groups: tuple[str, ...]
     vars: Mapping[str, object]
+    proxy_jump: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,13 +117,25 @@ class _VarSet:
     settings: Mapping[str, object]
 
 
+@dataclass(frozen=True)
+class _At:
+    """Where one vars mapping was written, so that an error names file, field and line."""
+
+    file: Path
+    locate: Callable[[str], tuple[str | None, int | None]]
+
+    def error(self, message: str, key: str) -> ConfigError:
+        field_name, line = self.locate(key)
+        return ConfigError(message, file=str(self.file), field=field_name, line=line)
+
+
 @dataclass
 class _Group:
     """A group being collected from the files (a local builder, never shared)."""
 
     var_sets: list[_VarSet] = field(default_factory=list)
+    file_sets: list[_VarSet] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
-    children: list[str] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)
 
 
@@ -123,46 +145,67 @@ class _Builder:
 
     groups: dict[str, _Group] = field(default_factory=lambda: {"all": _Group()})
     host_vars: dict[str, list[_VarSet]] = field(default_factory=dict)
+    host_files: dict[str, list[_VarSet]] = field(default_factory=dict)
+
+    def group(self, name: str, parent: str | None) -> _Group:
+        """Return group ``name``, made a child of ``parent`` (once) if one is given."""
+        group = self.groups.setdefault(name, _Group())
+        if parent is not None and parent not in group.parents:
+            group.parents.append(parent)
+            self.groups.setdefault(parent, _Group())
+        return group
+
+    def add_host(self, group: str, host: str, var_set: _VarSet | None) -> None:
+        """Put ``host`` in ``group`` (which must exist) with its vars, if any."""
+        members = self.groups[group].hosts
+        if host not in members:
+            members.append(host)
+        sets = self.host_vars.setdefault(host, [])
+        if var_set is not None:
+            sets.append(var_set)
 
 
 @dataclass(frozen=True)
 class _Where:
-    """The file being read, to point errors at the right line."""
+    """The YAML file being read, to point errors at the right line."""
 
     doc: YamlDoc
-    base: Path
+    path: Path
 
     def error(self, message: str, loc: Loc) -> ConfigError:
-        return ConfigError(message, file=str(self.doc.path), field=dotted(loc),
+        return ConfigError(message, file=str(self.path), field=dotted(loc),
                            line=self.doc.nearest_line(loc))
+
+    def at(self, loc: Loc) -> _At:
+        doc = self.doc
+        return _At(self.path, lambda key: (dotted((*loc, key)), doc.nearest_line((*loc, key))))
 
 
 def load_inventory(paths: Sequence[Path]) -> Inventory:
-    """Load and merge the inventory files ``paths`` (later files win).
+    """Load and merge the inventory files ``paths`` (later files win), YAML or INI.
 
     Example::
 
         inventory = load_inventory([Path("inventory/example.yml")])
         inventory.host("dev-02").port  # 2222
 
-    Raises ``ConfigError`` for no files, invalid YAML, unknown keys in the
-    group structure, bad connection settings (a port that is not a number, a
-    connection other than ssh/local), a group cycle, or no hosts at all.
+    Raises ``ConfigError`` for no files, invalid YAML or INI, unknown keys in
+    the group structure, bad connection settings (a port that is not a
+    number, a connection other than ssh/local, a malformed jump host), a group
+    cycle, a malformed group_vars/host_vars file, or no hosts at all.
     """
     if not paths:
         raise ConfigError("no inventory file given; pass -i FILE", file="--inventory")
     builder = _Builder()
     for path in paths:
-        doc = load_yaml(path)
-        try:
-            top = _FILE.validate_python({} if doc.data is None else doc.data)
-        except ValidationError as exc:
-            raise config_error_from_validation(exc, str(path), doc, model=_FILE_SCHEMA) from None
-        where = _Where(doc, path.parent.resolve())
-        for name, spec in top.items():
-            parent = None if name == "all" else "all"
-            _add_group(builder, name, spec, parent, (name,), where)
+        text = read_text(path)
+        if _is_ini(path, text):
+            _add_ini(builder, path, text)
+        else:
+            _add_yaml(builder, path)
+    _reconcile_ungrouped(builder)
     depths = _depths(builder, ", ".join(map(str, paths)))
+    _add_var_files(builder, paths)
     hosts = tuple(_make_host(name, builder, depths) for name in builder.host_vars)
     if not hosts:
         raise ConfigError("no hosts; add some under all.hosts or a group's hosts",
@@ -175,6 +218,36 @@ def load_inventory(paths: Sequence[Path]) -> Inventory:
     return Inventory(hosts=hosts, groups=groups, sources=tuple(paths))
 
 
+def _is_ini(path: Path, text: str) -> bool:
+    """True if ``path`` is an INI inventory: by its name, else by its content."""
+    suffix = path.suffix.lower()
+    if suffix in _YAML_SUFFIXES or suffix in _INI_SUFFIXES:
+        return suffix in _INI_SUFFIXES
+    for line in text.splitlines():
+        line = line.strip()
+        if line and line[0] not in "#;":
+            if _INI_SECTION.match(line):
+                return True
+            break
+    try:
+        return not isinstance(yaml.safe_load(text), dict)
+    except yaml.YAMLError:
+        return True
+
+
+def _add_yaml(builder: _Builder, path: Path) -> None:
+    """Add the groups and hosts of one YAML inventory file."""
+    doc = load_yaml(path)
+    try:
+        top = _FILE.validate_python({} if doc.data is None else doc.data)
+    except ValidationError as exc:
+        raise config_error_from_validation(exc, str(path), doc, model=_FILE_SCHEMA) from None
+    where = _Where(doc, path)
+    for name, spec in top.items():
+        parent = None if name == "all" else "all"
+        _add_group(builder, name, spec, parent, (name,), where)
+
+
 def _add_group(
     builder: _Builder, name: str, spec: GroupSpec | None, parent: str | None, loc: Loc,
     where: _Where, chain: tuple[str, ...] = (),
@@ -183,14 +256,11 @@ def _add_group(
     if name in chain or (name == "all" and parent is not None):
         cycle = " > ".join((*chain, name))
         raise where.error(f"group cycle {cycle}; a group cannot contain itself", loc)
-    group = builder.groups.setdefault(name, _Group())
-    if parent is not None and parent not in group.parents:
-        group.parents.append(parent)
-        builder.groups[parent].children.append(name)
+    group = builder.group(name, parent)
     if spec is None:
         return
     if spec.vars:
-        group.var_sets.append(_var_set(spec.vars, (*loc, "vars"), where))
+        group.var_sets.append(_var_set(spec.vars, where.at((*loc, "vars"))))
     raw = where.doc.data
     for part in loc:
         raw = raw.get(part) if isinstance(raw, dict) else None
@@ -198,60 +268,78 @@ def _add_group(
         if section == "hosts" and spec.hosts:
             for host, values in spec.hosts.items():
                 host_loc = (*loc, "hosts", host)
-                if host not in group.hosts:
-                    group.hosts.append(host)
-                sets = builder.host_vars.setdefault(host, [])
-                if values:
-                    sets.append(_var_set(values, host_loc, where))
+                var_set = _var_set(values, where.at(host_loc)) if values else None
+                builder.add_host(name, host, var_set)
         elif section == "children" and spec.children:
             for child, child_spec in spec.children.items():
                 _add_group(builder, child, child_spec, name, (*loc, "children", child), where,
                            (*chain, name))
 
 
-def _var_set(values: Mapping[str, Any], loc: Loc, where: _Where) -> _VarSet:
+def _add_ini(builder: _Builder, path: Path, text: str) -> None:
+    """Add the groups and hosts of one INI inventory file."""
+    for entry in parse_ini(text, str(path)):
+        if isinstance(entry, IniGroup):
+            builder.group(entry.name, None if entry.name == "all" else "all")
+        elif isinstance(entry, IniHost):
+            builder.group(entry.group, None if entry.group == "all" else "all")
+            var_set = _ini_var_set(entry.vars, path) if entry.vars else None
+            builder.add_host(entry.group, entry.name, var_set)
+        elif isinstance(entry, IniChild):
+            if entry.child in ("all", entry.parent):
+                raise ConfigError(f"group cycle: [{entry.parent}:children] names {entry.child!r};"
+                                  " a group cannot contain itself", file=str(path),
+                                  line=entry.line)
+            builder.group(entry.parent, None if entry.parent == "all" else "all")
+            builder.group(entry.child, entry.parent)
+        elif isinstance(entry, IniGroupVars) and entry.vars:
+            builder.group(entry.group, None if entry.group == "all" else "all")
+            builder.groups[entry.group].var_sets.append(_ini_var_set(entry.vars, path))
+
+
+def _ini_var_set(variables: Sequence[IniVar], path: Path) -> _VarSet:
+    """Return the var set of INI ``key=value`` pairs (a later key wins)."""
+    lines = {v.key: v.line for v in variables}
+    return _var_set({v.key: v.value for v in variables},
+                    _At(path, lambda key: (key, lines.get(key))))
+
+
+def _reconcile_ungrouped(builder: _Builder) -> None:
+    """Take out of ``ungrouped`` the hosts that are also in another group (as Ansible does)."""
+    ungrouped = builder.groups.get("ungrouped")
+    if ungrouped is None:
+        return
+    elsewhere = {h for name, g in builder.groups.items() if name != "ungrouped" for h in g.hosts}
+    ungrouped.hosts = [h for h in ungrouped.hosts if h not in elsewhere]
+
+
+def _add_var_files(builder: _Builder, paths: Sequence[Path]) -> None:
+    """Read ``group_vars/`` and ``host_vars/`` next to each inventory file, in -i order."""
+    folders = list(dict.fromkeys(p.parent.resolve() for p in paths))
+    for folder in folders:
+        for name, group in builder.groups.items():
+            group.file_sets.extend(map(_file_var_set, vars_files(folder, "group_vars", name)))
+        for host in builder.host_vars:
+            builder.host_files.setdefault(host, []).extend(
+                map(_file_var_set, vars_files(folder, "host_vars", host)))
+
+
+def _file_var_set(file: VarsFile) -> _VarSet:
+    doc = file.doc
+    return _var_set(file.values, _At(file.path, lambda key: (dotted((key,)),
+                                                             doc.nearest_line((key,)))))
+
+
+def _var_set(values: Mapping[str, Any], at: _At) -> _VarSet:
     """Read the connection settings from one vars mapping.
 
-    Raises ``ConfigError`` for two aliases of one setting or a bad value.
+    Raises ``ConfigError`` at the key for two aliases of one setting or a bad value.
     """
-    settings: dict[str, object] = {}
-    first_key: dict[str, str] = {}
-    for key, value in values.items():
-        setting = _SETTINGS.get(key)
-        if setting is None:
-            continue
-        if setting in first_key:
-            raise where.error(f"{first_key[setting]!r} and {key!r} both set {setting}; keep one",
-                              (*loc, key))
-        first_key[setting] = key
-        try:
-            settings[setting] = _setting(setting, value, where.base)
-        except ValueError as exc:
-            raise where.error(str(exc), (*loc, key)) from None
+    try:
+        settings = read_settings(values, at.file.parent.resolve())
+    except SettingError as exc:
+        raise at.error(str(exc), exc.key) from None
     return _VarSet(values=dict(values), settings=settings)
-
-
-def _setting(setting: str, value: object, base: Path) -> object:
-    """Return the typed value of one connection setting; raise ValueError if bad."""
-    got = f"got {value!r}"
-    if isinstance(value, str) and "{{" in value:
-        raise ValueError(f"templates are not supported in connection settings; {got}")
-    if setting == "port":
-        if isinstance(value, str) and value.strip().isdecimal():
-            value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
-            raise ValueError(f"expected a port number 1..65535, {got}")
-        return value
-    if setting == "connection":
-        if value not in ("ssh", "local"):
-            raise ValueError(f"expected ssh or local, {got}")
-        return value
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"expected a non-empty string, {got}")
-    if setting in ("identity_file", "known_hosts_file"):
-        # An absolute (or ~) path stays as it is; normpath folds "inventory/../x".
-        return Path(os.path.normpath(base / Path(value).expanduser()))
-    return value
 
 
 def _depths(builder: _Builder, sources: str) -> dict[str, int]:
@@ -277,12 +365,6 @@ def _depths(builder: _Builder, sources: str) -> dict[str, int]:
     return depths
 
 
-def _get(settings: Mapping[str, object], key: str, kind: type[_T], default: _T) -> _T:
-    """Return ``settings[key]`` if it is a ``kind`` (parsed by ``_setting``), else default."""
-    value = settings.get(key, default)
-    return value if isinstance(value, kind) else default
-
-
 def _make_host(name: str, builder: _Builder, depths: Mapping[str, int]) -> Host:
     """Return host ``name`` with its groups (``all`` first, by depth) and merged vars."""
     found: set[str] = {"all"}
@@ -294,25 +376,32 @@ def _make_host(name: str, builder: _Builder, depths: Mapping[str, int]) -> Host:
             todo.extend(builder.groups[group].parents)
     groups = tuple(sorted(found, key=lambda g: (depths[g], g)))
     var_sets = [s for g in groups for s in builder.groups[g].var_sets]
-    var_sets += builder.host_vars[name]
+    var_sets += [s for g in groups for s in builder.groups[g].file_sets]
+    var_sets += builder.host_vars[name] + builder.host_files.get(name, [])
     values: dict[str, object] = {}
     settings: dict[str, object] = {}
     for var_set in var_sets:
         values.update(var_set.values)
         settings.update(var_set.settings)
-    user, identity = settings.get("user"), settings.get("identity_file")
     return Host(
         name=name,
-        address=_get(settings, "address", str, name),
-        port=_get(settings, "port", int, 22),
-        user=user if isinstance(user, str) else None,
-        identity_file=identity if isinstance(identity, Path) else None,
+        address=_typed(settings, "address", str) or name,
+        port=_typed(settings, "port", int),
+        user=_typed(settings, "user", str),
+        identity_file=_typed(settings, "identity_file", Path),
         connection="local" if settings.get("connection") == "local" else "ssh",
-        known_hosts_file=_get(settings, "known_hosts_file", Path, _DEFAULT_KNOWN_HOSTS)
+        known_hosts_file=(_typed(settings, "known_hosts_file", Path) or _DEFAULT_KNOWN_HOSTS)
         .expanduser(),
         groups=groups,
         vars=MappingProxyType(values),
+        proxy_jump=proxy_jump_of(settings),
     )
+
+
+def _typed(settings: Mapping[str, object], key: str, kind: type[_T]) -> _T | None:
+    """Return ``settings[key]`` if it is a ``kind`` (parsed by ``_setting``), else None."""
+    value = settings.get(key)
+    return value if isinstance(value, kind) else None
 
 
 __all__ = ["GroupSpec", "Host", "Inventory", "load_inventory", "select_hosts"]

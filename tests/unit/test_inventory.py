@@ -45,7 +45,7 @@ def test_design_inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     inv = inventory(tmp_path, DESIGN)
     assert [h.name for h in inv.hosts] == ["dev-01", "dev-02", "dev-03"]
     one, two, three = inv.hosts
-    assert (one.address, one.port, one.user) == ("10.1.0.11", 22, "deploy")
+    assert (one.address, one.port, one.user) == ("10.1.0.11", None, "deploy")  # ssh decides
     assert (two.address, two.port) == ("10.1.0.12", 2222)
     assert one.identity_file == tmp_path / "home" / ".ssh" / "fleet_ed25519"
     assert one.known_hosts_file == tmp_path / "home" / ".ssh" / "known_hosts"
@@ -77,7 +77,7 @@ def test_defaults_for_a_bare_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("HOME", str(tmp_path))
     host = inventory(tmp_path, "all:\n  hosts:\n    web1:\n").hosts[0]
     assert (host.name, host.address, host.port, host.user, host.identity_file,
-            host.connection) == ("web1", "web1", 22, None, None, "ssh")
+            host.connection, host.proxy_jump) == ("web1", "web1", None, None, None, "ssh", None)
     assert host.known_hosts_file == tmp_path / ".ssh" / "known_hosts"
     assert host.groups == ("all",)
     assert dict(host.vars) == {}

@@ -1,0 +1,110 @@
+"""fleet.sshargs: ProxyJump values, and the jump inside ansible_ssh_common_args."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from fleet.inventory import load_inventory
+from fleet.sshargs import JumpHop, parse_proxy_jump, proxy_jump_from_args
+
+
+@pytest.mark.parametrize(("spec", "hops"), [
+    ("bastion", (JumpHop("bastion"),)),
+    ("ops@bastion", (JumpHop("bastion", "ops"),)),
+    ("ops@bastion:2222", (JumpHop("bastion", "ops", 2222),)),
+    ("bastion:2222", (JumpHop("bastion", None, 2222),)),
+    ("ssh://ops@bastion:2222", (JumpHop("bastion", "ops", 2222),)),
+    ("a@one:1,two,b@three:3", (JumpHop("one", "a", 1), JumpHop("two"), JumpHop("three", "b", 3))),
+    ("a@one, two", (JumpHop("one", "a"), JumpHop("two"))),
+    ("[::1]:2201", (JumpHop("::1", None, 2201),)),
+    ("me@[fe80::1]", (JumpHop("fe80::1", "me"),)),
+    ("first.last@host", (JumpHop("host", "first.last"),)),
+    ("none", ()),
+    ("NONE", ()),
+])
+def test_parse_proxy_jump(spec: str, hops: tuple[JumpHop, ...]) -> None:
+    assert parse_proxy_jump(spec) == hops
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("", "is not [user@]host[:port]"),
+    ("a,,b", "is not [user@]host[:port]"),
+    ("ops@", "is not [user@]host[:port]"),
+    ("bastion:", "port must be a number"),
+    ("bastion:ssh", "port must be a number"),
+    ("bastion:0", "port must be a number"),
+    ("bastion:65536", "port must be a number"),
+    ("two words", "is not [user@]host[:port]"),
+    ("a:b:c", "is not [user@]host[:port]"),
+])
+def test_bad_proxy_jump(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_proxy_jump(spec)
+
+
+@pytest.mark.parametrize(("args", "jump"), [
+    ("-o ProxyJump=ops@bastion:2222", "ops@bastion:2222"),
+    ("-o 'ProxyJump ops@bastion'", "ops@bastion"),
+    ("-o 'ProxyJump = ops@bastion'", "ops@bastion"),
+    ("-oProxyJump=bastion", "bastion"),
+    ("-o proxyjump=bastion", "bastion"),
+    ("-J ops@bastion", "ops@bastion"),
+    ("-Jops@bastion", "ops@bastion"),
+    ("-qJ bastion", "bastion"),
+    ("-C -o ControlMaster=auto -o ControlPersist=60s", None),
+    ("-o StrictHostKeyChecking=no -J a -o ProxyJump=b", "a"),   # the first one wins
+    ("-o ProxyJump=b -J a", "b"),
+    ("-i ~/.ssh/key -J bastion", "bastion"),
+    ("-F /dev/null -p 22 bastion", None),
+    ("-J none", "none"),
+    ("-o ProxyCommand=none", None),
+    ("", None),
+    ("-- -J bastion", None),
+    ("-J 'a@one,b@two:22'", "a@one,b@two:22"),
+])
+def test_proxy_jump_from_args(args: str, jump: str | None) -> None:
+    assert proxy_jump_from_args(args) == jump
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ("-o ProxyCommand='ssh -W %h:%p -q gw'", "ProxyCommand is not supported; name the jump"),
+    ("-J", "-J needs a value"),
+    ("-o", "-o needs a value"),
+    ("-o 'ProxyJump'", "-o ProxyJump needs a value"),
+    ("-o ProxyJump ops@bastion", "-o ProxyJump needs a value"),  # the value must be in -o's word
+    ("-o ProxyJump=", "-o ProxyJump needs a value"),
+    ("-o ProxyCommand", "-o ProxyCommand needs a value"),
+    ("-J 'bad host'", "is not [user@]host[:port]"),
+    ("-J \"unclosed", "cannot split"),
+])
+def test_bad_args(args: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        proxy_jump_from_args(args)
+
+
+# Which jump a host ends up with: var levels override whole vars, proxy_jump beats args,
+# common args beat extra args.
+@pytest.mark.parametrize(("group", "host", "jump"), [
+    ({"ansible_ssh_common_args": "-J g"}, {}, "g"),
+    ({"ansible_ssh_common_args": "-J g"}, {"ansible_ssh_common_args": "-C"}, None),
+    ({"ansible_ssh_common_args": "-J g"}, {"ansible_ssh_extra_args": "-J h"}, "g"),
+    ({"ansible_ssh_extra_args": "-J g"}, {"ansible_ssh_common_args": "-C"}, "g"),
+    ({"ansible_ssh_common_args": "-J g"}, {"proxy_jump": "h"}, "h"),
+    ({"proxy_jump": "g"}, {"ansible_ssh_common_args": "-J h"}, "g"),
+    ({"proxy_jump": "g"}, {"proxy_jump": "none"}, "none"),
+    ({"proxy_jump": "NONE"}, {}, "none"),
+    ({"ansible_ssh_common_args": "-J g"}, {"ansible_ssh_common_args": "-o ProxyJump=none"},
+     "none"),
+    ({}, {"proxy_jump": " u@h:2 "}, "u@h:2"),
+    ({}, {}, None),
+])
+def test_jump_precedence_in_the_inventory(tmp_path: Path, group: dict[str, str],
+                                          host: dict[str, str], jump: str | None) -> None:
+    def flow(values: dict[str, str]) -> str:
+        return "{" + ", ".join(f"{k}: '{v}'" for k, v in values.items()) + "}"
+    path = tmp_path / "inv.yml"
+    path.write_text(f"all:\n  vars: {flow(group)}\n  hosts:\n    h1: {flow(host)}\n")
+    assert load_inventory([path]).hosts[0].proxy_jump == jump
