@@ -24,9 +24,9 @@ def connect(host: Host, timeout: float, accept_new_hosts: bool = False) -> Trans
     if host.connection == "local":
         return LocalTransport(host.name)
     return SshTransport.connect(
-        host.name, address=host.address, port=host.port or 22, user=host.user,
+        host.name, address=host.address, port=host.port, user=host.user,
         identity_file=host.identity_file, known_hosts=host.known_hosts_file, timeout=timeout,
-        accept_new=accept_new_hosts,
+        accept_new=accept_new_hosts, proxy_jump=host.proxy_jump,
     )
 
 

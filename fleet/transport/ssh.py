@@ -1,5 +1,8 @@
 """SSH transport: a fabric Connection with strict host keys, one per host per run.
 
+Where to connect (ssh config, jump hosts) is decided by
+:func:`fleet.transport.sshconfig.connection_params`; this module opens it.
+
 This is the only module that sees paramiko or socket exceptions; each is
 translated into the most specific :mod:`fleet.errors` class (``from exc``).
 """
@@ -15,10 +18,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import paramiko
-from fabric import Connection
+from fabric import Config, Connection
 
 from fleet.commands import CommandResult
 from fleet.errors import CommandFailed, CommandTimeout, ConnectError, HostKeyError, TransportError
+from fleet.transport.sshconfig import (
+    DEFAULT_PORT,
+    ConnectionParams,
+    config_paths,
+    connection_params,
+    read_ssh_config,
+)
 
 _CHUNK = 1 << 16
 log = logging.getLogger(__name__)
@@ -31,31 +41,73 @@ class _RecordNewKey(paramiko.MissingHostKeyPolicy):
     """Accept a host whose key is not known yet and record it in ``known_hosts``.
 
     Only for hosts with no key at all: a key that differs from the recorded
-    one raises ``BadHostKeyException`` before any policy is asked.
+    one raises ``BadHostKeyException`` before any policy is asked. The key is
+    recorded under ``name`` (the host's known_hosts name, see ``ConnectionParams``).
     """
 
-    def __init__(self, known_hosts: Path) -> None:
+    def __init__(self, known_hosts: Path, name: str) -> None:
         self._known_hosts = known_hosts
+        self._name = name
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
                          key: paramiko.PKey) -> None:
-        line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
+        line = f"{self._name} {key.get_name()} {key.get_base64()}\n"
         with _RECORD_LOCK:
             self._known_hosts.parent.mkdir(parents=True, exist_ok=True)
             with self._known_hosts.open("a", encoding="ascii") as file:
                 file.write(line)
-        log.info("recorded the new host key of %s in %s", hostname, self._known_hosts)
+        log.info("recorded the new host key of %s in %s", self._name, self._known_hosts)
 
 
-def _host_key_client(known_hosts: Path, accept_new: bool) -> paramiko.SSHClient:
+def _host_key_client(
+    params: ConnectionParams, known_hosts: Path, accept_new: bool
+) -> paramiko.SSHClient:
     """Return a client that trusts only ``known_hosts``; unknown keys are rejected,
-    or, with ``accept_new``, recorded there and accepted."""
+    or, with ``accept_new``, recorded there and accepted.
+
+    paramiko looks a key up under the name it derives from the host name and
+    port it connects to; a ``HostKeyAlias`` names another entry, so that
+    entry's keys are handed to paramiko under paramiko's name (and no other
+    entry counts, as in OpenSSH).
+    """
     client = paramiko.SSHClient()
+    derived = params.hostname if params.port == DEFAULT_PORT \
+        else f"[{params.hostname}]:{params.port}"
     if known_hosts.exists():
-        client.load_system_host_keys(str(known_hosts))
+        if params.host_key_name == derived:
+            client.load_system_host_keys(str(known_hosts))
+        else:
+            entry = paramiko.HostKeys(str(known_hosts)).lookup(params.host_key_name)
+            for key_type, key in (entry or {}).items():
+                client.get_host_keys().add(derived, key_type, key)
     client.set_missing_host_key_policy(
-        _RecordNewKey(known_hosts) if accept_new else paramiko.RejectPolicy())
+        _RecordNewKey(known_hosts, params.host_key_name) if accept_new
+        else paramiko.RejectPolicy())
     return client
+
+
+def _connection(
+    params: ConnectionParams, gateway: Connection | None, known_hosts: Path, timeout: float,
+    accept_new: bool,
+) -> Connection:
+    """Return an unopened fabric Connection that uses ``params`` and nothing else.
+
+    Its config holds an empty ssh config, so fabric adds nothing of its own
+    (``connection_params`` already applied ssh config).
+    """
+    kwargs: dict[str, object] = {
+        "banner_timeout": timeout, "auth_timeout": timeout,
+        "allow_agent": params.allow_agent, "look_for_keys": params.look_for_keys,
+    }
+    if params.key_filenames:
+        kwargs["key_filename"] = [str(p) for p in params.key_filenames]
+    config = Config(ssh_config=paramiko.SSHConfig(), lazy=True)
+    proxy: Connection | str | bool = gateway if gateway is not None else (
+        params.proxy_command or False)
+    conn = Connection(params.hostname, user=params.user, port=params.port, config=config,
+                      gateway=proxy, connect_timeout=timeout, connect_kwargs=kwargs)
+    conn.client = _host_key_client(params, known_hosts, accept_new)
+    return conn
 
 
 class SshTransport:
@@ -65,40 +117,66 @@ class SshTransport:
     same connection.
     """
 
-    def __init__(self, host: str, connection: Connection) -> None:
+    def __init__(self, host: str, connection: Connection,
+                 jumps: tuple[Connection, ...] = ()) -> None:
         self.host = host
         self._connection = connection
+        self._jumps = jumps
 
     @classmethod
     def connect(
-        cls, name: str, *, address: str, port: int, user: str | None,
+        cls, name: str, *, address: str, port: int | None, user: str | None,
         identity_file: Path | None, known_hosts: Path, timeout: float, accept_new: bool = False,
+        proxy_jump: str | None = None, ssh_config: Path | None = None,
     ) -> SshTransport:
-        """Open and authenticate a connection, verifying the host key.
+        """Open and authenticate a connection, through its jump hosts, verifying every host key.
+
+        ``port``, ``user`` and ``proxy_jump`` left None are taken from ssh
+        config (``ssh_config``, else as :func:`config_paths` finds it), then
+        ssh's defaults; see :mod:`fleet.transport.sshconfig`. Every jump host's
+        key is checked against the same ``known_hosts``.
 
         Raises:
-            HostKeyError: the key is not in ``known_hosts`` or differs from it.
-            ConnectError: TCP, handshake or authentication failed.
+            HostKeyError: a key is not in ``known_hosts`` or differs from it.
+            ConnectError: bad ssh config, a missing identity file, or TCP,
+                handshake or authentication failed (naming the jump host if
+                it was one).
         """
-        kwargs: dict[str, object] = {"banner_timeout": timeout, "auth_timeout": timeout}
-        if identity_file is not None:
-            kwargs.update(key_filename=str(identity_file), look_for_keys=False)
-        conn = Connection(address, user=user, port=port, connect_timeout=timeout,
-                          connect_kwargs=kwargs)
-        conn.client = _host_key_client(known_hosts, accept_new)
-        with _translated(name, f"{address}:{port}", known_hosts):
-            conn.open()
-        transport = conn.client.get_transport()
-        if transport is not None:
-            transport.set_keepalive(5)
-        return cls(name, conn)
+        if identity_file is not None and not identity_file.is_file():
+            raise ConnectError(name, f"identity file {identity_file} does not exist; fix "
+                               "ansible_ssh_private_key_file in the inventory")
+        try:
+            params = connection_params(
+                address, port=port, user=user, identity_file=identity_file,
+                proxy_jump=proxy_jump, ssh_config=read_ssh_config(config_paths(ssh_config)))
+        except ValueError as exc:
+            raise ConnectError(name, str(exc)) from exc
+        via = f" via {params.gateway.where}" if params.gateway is not None else ""
+        steps = [(hop, f"jump host {hop.where}") for hop in params.hops()]
+        steps.append((params, f"{params.where}{via}"))
+        opened: list[Connection] = []
+        try:
+            for step, where in steps:
+                gateway = opened[-1] if opened else None
+                with _translated(name, where, known_hosts, step):
+                    opened.append(_connection(step, gateway, known_hosts, timeout, accept_new))
+                    opened[-1].open()
+        except BaseException:
+            for conn in reversed(opened):  # a failed handshake may leave a live transport
+                conn.close()
+            raise
+        for conn in opened:
+            transport = conn.client.get_transport()
+            if transport is not None:
+                transport.set_keepalive(5)
+        return cls(name, opened[-1], tuple(opened[:-1]))
 
     def run(
         self, command: str, *, stdin: bytes | None = None, timeout: float, check: bool = True
     ) -> CommandResult:
         """Run one command on its own channel; see :class:`fleet.transport.Transport`."""
         start = time.monotonic()
-        with _translated(self.host, self.host, None):
+        with _translated(self.host, self.host, None, None):
             transport = self._connection.client.get_transport()
             if transport is None or not transport.is_active():
                 raise TransportError(self.host, "connection lost")
@@ -122,8 +200,12 @@ class SshTransport:
         return result
 
     def close(self) -> None:
-        """Close the SSH connection."""
-        self._connection.close()
+        """Close the SSH connection, then its jump hosts' (innermost first)."""
+        try:
+            self._connection.close()
+        finally:
+            for jump in reversed(self._jumps):
+                jump.close()
 
 
 def _collect(
@@ -157,26 +239,33 @@ def _collect(
 
 
 @contextmanager
-def _translated(host: str, where: str, known_hosts: Path | None) -> Iterator[None]:
+def _translated(
+    host: str, where: str, known_hosts: Path | None, params: ConnectionParams | None,
+) -> Iterator[None]:
     """Re-raise paramiko and socket errors as fleet TransportErrors."""
+    name = params.host_key_name if params is not None else None
+    entry = f" (looked up as {name!r})" if name else ""
     try:
         yield
     except paramiko.BadHostKeyException as exc:
         raise HostKeyError(
             host, f"host key for {where} CHANGED (known_hosts has a different "
-            f"{exc.expected_key.get_name()} key); refusing to connect — if the host was "
-            f"really rebuilt, remove its old line from {known_hosts}",
+            f"{exc.expected_key.get_name()} key{f' for {name!r}' if name else ''}); refusing "
+            f"to connect — if the host was really rebuilt, remove its old line from "
+            f"{known_hosts}",
             expected=exc.expected_key.get_base64(), got=exc.key.get_base64()) from exc
     except paramiko.AuthenticationException as exc:
         raise ConnectError(host, f"authentication failed at {where}: {exc}") from exc
     except paramiko.SSHException as exc:
         if "known_hosts" in str(exc):
             raise HostKeyError(
-                host, f"host key of {where} is not in {known_hosts}; add it there after "
-                "checking it, or rerun with --accept-new-hosts to record it",
+                host, f"host key of {where} is not in {known_hosts}{entry}; add it there "
+                "after checking it, or rerun with --accept-new-hosts to record it",
                 expected=None, got="") from exc
         raise ConnectError(host, f"SSH error at {where}: {exc}") from exc
     except TimeoutError as exc:
         raise ConnectError(host, f"timed out connecting to {where}") from exc
+    except ValueError as exc:  # fabric refuses a host name such as "user@host:port"
+        raise ConnectError(host, f"cannot connect to {where}: {exc}") from exc
     except (OSError, EOFError) as exc:
         raise ConnectError(host, f"cannot reach {where}: {exc}") from exc
