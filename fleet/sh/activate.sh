@@ -18,13 +18,14 @@ while [ "$i" -lt "$N" ]; do
 done
 rmdir "$G" 2>/dev/null
 say "STEP validate"
-bad=0
-i=0
-while [ "$i" -lt "$N" ]; do
-  getf "$i"
-  if [ -L "$T/$f" ] || [ ! -f "$T/$f" ] || [ "$(fsha "$T/$f")" != "$h" ] \
-      || [ "$(fmode "$T/$f")" != "$m" ]; then say "CHECK sha FAIL $i"; bad=1; fi
-  i=$((i + 1))
-done
+if ! release_in "$T" names; then  # name the files that differ
+  i=0
+  while [ "$i" -lt "$N" ]; do
+    getf "$i"
+    if [ -L "$T/$f" ] || [ ! -f "$T/$f" ] || [ "$(fsha "$T/$f")" != "$h" ] \
+        || [ "$(fmode "$T/$f")" != "$m" ]; then say "CHECK sha FAIL $i"; fi
+    i=$((i + 1))
+  done
+fi
 run_snippets
 say VALIDATED

@@ -12,15 +12,52 @@ case $TARGET in
   *) T=$TARGET ;;
 esac
 if command -v sha256sum >/dev/null 2>&1; then SHA=sha256sum; else SHA="shasum -a 256"; fi
+NL='
+'
 say() { printf '%s\n' "$*"; }
 fsha() { _r=$($SHA < "$1" 2>/dev/null) || return 1; printf '%s' "${_r%% *}"; }
 if stat -c %a / >/dev/null 2>&1; then
   fmode() { stat -c %a "$1" 2>/dev/null; }
   fdev() { stat -c %d "$1" 2>/dev/null; }
+  modes() { [ $# -gt 0 ] || return 0; stat -c %a -- "$@" 2>/dev/null; }
 else
   fmode() { stat -f %Lp "$1" 2>/dev/null; }
   fdev() { stat -f %d "$1" 2>/dev/null; }
+  modes() { [ $# -gt 0 ] || return 0; stat -f %Lp -- "$@" 2>/dev/null; }
 fi
+# shas FILE...: the sha256 of each file, one line each, in order, from one process
+# (GNU escapes odd names with a leading backslash; a name that still breaks the
+# lines only makes a comparison fail, and callers then check file by file).
+shas() { [ $# -gt 0 ] || return 0; $SHA -- "$@" 2>/dev/null | sed 's/^\\//' | cut -c1-64; }
+# The release's expected sums and modes, one per line, in order.
+want_sums() {
+  WANT_H=
+  WANT_M=
+  _i=0
+  while [ "$_i" -lt "$N" ]; do
+    eval "WANT_H=\${WANT_H:+\$WANT_H
+}\$H_$_i WANT_M=\${WANT_M:+\$WANT_M
+}\$M_$_i"
+    _i=$((_i + 1))
+  done
+}
+# release_in DIR NAMED: are the N release files in DIR (named by index when NAMED
+# is "index", by their names otherwise) regular files with the right sha256 and
+# mode? Few processes however many files.
+release_in() {
+  _dir=$1
+  _how=$2
+  set --
+  _i=0
+  while [ "$_i" -lt "$N" ]; do
+    if [ "$_how" = index ]; then _p="$_dir/$_i"; else getf "$_i"; _p="$_dir/$f"; fi
+    if [ -L "$_p" ] || [ ! -f "$_p" ]; then return 1; fi
+    set -- "$@" "$_p"
+    _i=$((_i + 1))
+  done
+  [ -n "${WANT_H+x}" ] || want_sums
+  [ "$(shas "$@")" = "$WANT_H" ] && [ "$(modes "$@")" = "$WANT_M" ]
+}
 getf() { eval "f=\$F_$1 h=\$H_$1 m=\$M_$1"; }
 # name files end in "/" so that $(cat) keeps trailing newlines of a name
 readname() { _n=$(cat "$1"; printf x); _n=${_n%x}; n=${_n%/}; }

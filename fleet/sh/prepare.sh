@@ -1,17 +1,7 @@
 # prepare = preflight + backup. Unchanged hosts answer in this one round trip.
 if [ -f "$S/current" ]; then
   { read -r crel; read -r crun; read -r ctime; } < "$S/current"
-  if [ "$crel" = "$RELEASE" ]; then
-    same=1
-    i=0
-    while [ "$i" -lt "$N" ]; do
-      getf "$i"
-      if [ -L "$T/$f" ] || [ ! -f "$T/$f" ] || [ "$(fsha "$T/$f")" != "$h" ] \
-          || [ "$(fmode "$T/$f")" != "$m" ]; then same=0; break; fi
-      i=$((i + 1))
-    done
-    if [ "$same" = 1 ]; then say "UNCHANGED $crun"; exit 0; fi
-  fi
+  if [ "$crel" = "$RELEASE" ] && release_in "$T" names; then say "UNCHANGED $crun"; exit 0; fi
 fi
 mkdir -p "$S" 2>/dev/null || { say "ERR state-dir"; exit 1; }
 if ! mkdir "$S/lock" 2>/dev/null; then say "LOCKED $(lockholder)"; exit 1; fi
@@ -45,6 +35,8 @@ while [ "$j" -lt "$ND" ]; do
   j=$((j + 1))
 done
 say "STEP backup"
+set --
+existing=
 i=0
 while [ "$i" -lt "$N" ]; do
   getf "$i"
@@ -57,14 +49,36 @@ while [ "$i" -lt "$N" ]; do
     [ -f "$T/$f" ] || abort not-a-file "$i"
     [ -r "$T/$f" ] || abort file-perm "$i"
     cp -p "$T/$f" "$e/old" 2>/dev/null || abort backup "$i"
-    os=$(fsha "$T/$f")
-    [ -n "$os" ] && [ "$os" = "$(fsha "$e/old")" ] || abort backup-verify "$i"
-    printf '%s %s\n' "$(fmode "$T/$f")" "$os" > "$e/meta" || abort backup "$i"
-    if [ "$os" = "$h" ]; then say "FILE $i same"; else say "FILE $i replace"; fi
+    set -- "$@" "$T/$f"
+    existing="$existing $i"
   else
     say "FILE $i create"
   fi
   i=$((i + 1))
 done
+if [ -n "$existing" ]; then
+  # Verify every copy against its original: one sha256 process for each side.
+  originals=$(shas "$@")
+  perms=$(modes "$@")
+  set --
+  for i in $existing; do set -- "$@" "$B/e/$i/old"; done
+  copies=$(shas "$@")
+  if [ "$originals" != "$copies" ]; then
+    for i in $existing; do  # tell which one (or find the names that broke the lines)
+      getf "$i"
+      [ "$(fsha "$T/$f")" = "$(fsha "$B/e/$i/old")" ] || abort backup-verify "$i"
+    done
+  fi
+  for i in $existing; do
+    sum=${copies%%"$NL"*}
+    copies=${copies#*"$NL"}
+    perm=${perms%%"$NL"*}
+    perms=${perms#*"$NL"}
+    [ -n "$sum" ] && [ -n "$perm" ] || abort backup-verify "$i"
+    printf '%s %s\n' "$perm" "$sum" > "$B/e/$i/meta" || abort backup "$i"
+    getf "$i"
+    if [ "$sum" = "$h" ]; then say "FILE $i same"; else say "FILE $i replace"; fi
+  done
+fi
 mkdir -p "$T" 2>/dev/null || abort target-mkdir
 say READY
