@@ -7,6 +7,7 @@ The only module that calls ``sys.exit``.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -19,7 +20,7 @@ import click
 from rich.console import Console
 
 from fleet.app import Target, check, new_run_id, rollout
-from fleet.connections import connect
+from fleet.connections import Connector, connect
 from fleet.errors import ConfigError
 from fleet.events import Broadcast, EventSink
 from fleet.health import Level, Sample, Schedule, health_script, parse_duration
@@ -44,6 +45,9 @@ _T = TypeVar("_T")
 
 def _common(fn: Callable[..., None]) -> Callable[..., None]:
     """The options every command takes: inventories, --limit, --json."""
+    fn = click.option("--ask-become-pass", "-K", "ask_become_pass", is_flag=True,
+                      help="Prompt for the sudo password of hosts with become (else "
+                           "FLEET_BECOME_PASSWORD or ansible_become_password).")(fn)
     fn = click.option("--accept-new-hosts", is_flag=True,
                       help="Record the key of a host not yet in known_hosts (changed keys "
                            "are always refused).")(fn)
@@ -69,12 +73,13 @@ def main() -> None:
 @click.option("--check", "dry_run", is_flag=True,
               help="Show per host what would change; touch nothing.")
 def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-                accept_new_hosts: bool, canary_only: bool, dry_run: bool) -> None:
+                accept_new_hosts: bool, ask_become_pass: bool, canary_only: bool,
+                dry_run: bool) -> None:
     """Canary first, then batches; on a failure halt and roll back every touched host."""
     target, pb, every_host = _load(playbook, inventories, limit)
     plan = _guard(lambda: build_plan([h.name for h in target.hosts], pb.strategy,
                                      inventory_hosts=every_host, playbook_file=str(playbook)))
-    connector = partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts)
+    connector = _connector(pb, accept_new_hosts, ask_become_pass)
     run_id = new_run_id()
     if dry_run:
         _finish(run_id, as_json, lambda sink: check(target, connector, sink, run_id=run_id,
@@ -91,10 +96,11 @@ def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
 @click.option("--force", is_flag=True,
               help="Roll back even files changed by hand since the rollout (drift).")
 def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-                 accept_new_hosts: bool, to: str | None, force: bool) -> None:
+                 accept_new_hosts: bool, ask_become_pass: bool, to: str | None,
+                 force: bool) -> None:
     """Undo the newest release on the selected hosts, from the backups on the hosts."""
     target, pb, _ = _load(playbook, inventories, limit)
-    connector = partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts)
+    connector = _connector(pb, accept_new_hosts, ask_become_pass)
     run_id = new_run_id()
     _finish(run_id, as_json, lambda sink: rollback_fleet(
         pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=to, force=force,
@@ -106,13 +112,13 @@ def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None,
 @click.option("--run", "only", default=None, metavar="RUN_ID",
               help="Recover only this run (default: every unfinished run found).")
 def recover_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-                accept_new_hosts: bool, only: str | None) -> None:
+                accept_new_hosts: bool, ask_become_pass: bool, only: str | None) -> None:
     """After a controller died mid-run: roll back every host the unfinished run touched.
 
     Run it only when no other fleet run is in progress.
     """
     target, pb, _ = _load(playbook, inventories, limit)
-    connector = partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts)
+    connector = _connector(pb, accept_new_hosts, ask_become_pass)
     run_id = new_run_id()
     _finish(run_id, as_json, lambda sink: recover_fleet(
         pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, only=only,
@@ -122,10 +128,10 @@ def recover_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
 @main.command("status")
 @_common
 def status_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-               accept_new_hosts: bool) -> None:
+               accept_new_hosts: bool, ask_become_pass: bool) -> None:
     """Per host: current release, when, which run, drift, unfinished runs. Read-only."""
     target, pb, _ = _load(playbook, inventories, limit)
-    connector = partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts)
+    connector = _connector(pb, accept_new_hosts, ask_become_pass)
     result = status_fleet(pb.name, pb.target, target.hosts, connector,
                           forks=pb.strategy.forks, timeout=pb.timeouts.command)
     status_table(result, _console(stderr=True))
@@ -148,7 +154,7 @@ def status_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, a
 @click.option("--log", "log_path", type=click.Path(path_type=Path), default=None,
               help="Sample log (JSON lines); default .fleet/monitor/<name>-<time>.jsonl.")
 def monitor_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-                accept_new_hosts: bool, interval: str, duration: str | None,
+                accept_new_hosts: bool, ask_become_pass: bool, interval: str, duration: str | None,
                 rollback_on: str | None, grace: int, log_path: Path | None) -> None:
     """Watch the playbook's health checks on every host; alert on changes; auto-rollback."""
     target, pb, _ = _load(playbook, inventories, limit)
@@ -159,7 +165,7 @@ def monitor_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
     schedule = _guard(lambda: _parsed(Schedule.parse, interval, "--interval"))
     seconds = _guard(lambda: _parsed(parse_duration, duration, "--duration")) \
         if duration else None
-    connector = partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts)
+    connector = _connector(pb, accept_new_hosts, ask_become_pass)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     log = SampleLog(log_path or Path(".fleet") / "monitor" / f"{pb.name}-{stamp}.jsonl")
     tracker = Tracker(Level(rollback_on) if rollback_on else None, grace)
@@ -238,6 +244,15 @@ def report_cmd(run_id: str, fmt: str, junit: Path | None) -> None:
         sys.stdout.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(to_markdown(record))
+
+
+def _connector(pb: Playbook, accept_new_hosts: bool, ask_become_pass: bool) -> Connector:
+    """How this command connects: timeouts, host keys, the become password."""
+    password = os.environ.get("FLEET_BECOME_PASSWORD")
+    if ask_become_pass:
+        password = click.prompt("BECOME password", hide_input=True, err=True)
+    return partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts,
+                   become_password=password)
 
 
 def _console(*, stderr: bool) -> Console:

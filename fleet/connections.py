@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from fleet.inventory import Host
 from fleet.transport.base import Transport
+from fleet.transport.become import BecomeTransport
 from fleet.transport.local import LocalTransport
 from fleet.transport.ssh import SshTransport
 
@@ -15,19 +16,29 @@ Connector = Callable[[Host], Transport]
 log = logging.getLogger(__name__)
 
 
-def connect(host: Host, timeout: float, accept_new_hosts: bool = False) -> Transport:
-    """Open the transport the inventory asks for.
+def connect(host: Host, timeout: float, accept_new_hosts: bool = False,
+            become_password: str | None = None) -> Transport:
+    """Open the transport the inventory asks for (wrapped in sudo for ``become``).
+
+    ``become_password`` (from the environment or a prompt) is used when the
+    host's vars carry none.
 
     Raises:
         ConnectError, HostKeyError: see :meth:`SshTransport.connect`.
     """
+    transport: Transport
     if host.connection == "local":
-        return LocalTransport(host.name)
-    return SshTransport.connect(
-        host.name, address=host.address, port=host.port, user=host.user,
-        identity_file=host.identity_file, known_hosts=host.known_hosts_file, timeout=timeout,
-        accept_new=accept_new_hosts, proxy_jump=host.proxy_jump,
-    )
+        transport = LocalTransport(host.name)
+    else:
+        transport = SshTransport.connect(
+            host.name, address=host.address, port=host.port, user=host.user,
+            identity_file=host.identity_file, known_hosts=host.known_hosts_file,
+            timeout=timeout, accept_new=accept_new_hosts, proxy_jump=host.proxy_jump,
+        )
+    if host.become:
+        return BecomeTransport(transport, host.become_user,
+                               host.become_password or become_password)
+    return transport
 
 
 class Connections:

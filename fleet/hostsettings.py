@@ -15,7 +15,14 @@ known_hosts_file           known_hosts_file                       ~/.ssh/known_h
 proxy_jump                 proxy_jump; or ``-J``/``-o ProxyJump``  None (ssh decides)
                            in ansible_ssh_common_args or
                            ansible_ssh_extra_args
+become                     ansible_become [become]                false
+become_user                ansible_become_user [become_user]      root
 =========================  =====================================  ===================
+
+The become password is never a setting: it comes from
+``ansible_become_password``/``ansible_become_pass`` in the vars, the
+``FLEET_BECOME_PASSWORD`` environment variable, or a prompt, and only ever
+travels on the remote command's stdin.
 
 "ssh decides": ``~/.ssh/config`` for the host's address, then ssh's own
 default (see :mod:`fleet.transport.sshconfig`). Each vars mapping is read on
@@ -46,8 +53,12 @@ _SETTINGS = {
     "proxy_jump": "proxy_jump",
     "ansible_ssh_common_args": "common_args_jump",
     "ansible_ssh_extra_args": "extra_args_jump",
+    "ansible_become": "become", "become": "become",
+    "ansible_become_user": "become_user", "become_user": "become_user",
 }
-_ONE_WORD = ("address", "user")
+_ONE_WORD = ("address", "user", "become_user")
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
 
 
 class SettingError(ValueError):
@@ -97,6 +108,11 @@ def _setting(setting: str, value: object, base: Path) -> object:
         if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
             raise ValueError(f"expected a port number 1..65535, {got}")
         return value
+    if setting == "become":
+        text = str(value).strip().lower()
+        if isinstance(value, bool) or text in _TRUE + _FALSE:
+            return value if isinstance(value, bool) else text in _TRUE
+        raise ValueError(f"expected true or false, {got}")
     if setting == "connection":
         if value not in ("ssh", "local"):
             raise ValueError(f"expected ssh or local, {got}")

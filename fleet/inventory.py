@@ -79,6 +79,7 @@ class Host:
     ssh's defaults (22, the local user), decide. ``address`` is what ssh is
     asked to reach (``ansible_host``, else the name), so a ``Host`` alias in
     ``~/.ssh/config`` applies. ``proxy_jump`` is an OpenSSH ProxyJump value.
+    With ``become`` every step runs as ``become_user`` (root when None) via sudo.
     """
 
     name: str
@@ -91,6 +92,17 @@ class Host:
     groups: tuple[str, ...]
     vars: Mapping[str, object]
     proxy_jump: str | None = None
+    become: bool = False
+    become_user: str | None = None
+
+    @property
+    def become_password(self) -> str | None:
+        """``ansible_become_password`` (or ``_pass``) from the vars; never printed."""
+        for key in ("ansible_become_password", "ansible_become_pass"):
+            value = self.vars.get(key)
+            if isinstance(value, str):
+                return value
+        return None
 
 
 @dataclass(frozen=True)
@@ -395,6 +407,8 @@ def _make_host(name: str, builder: _Builder, depths: Mapping[str, int]) -> Host:
         groups=groups,
         vars=MappingProxyType(values),
         proxy_jump=proxy_jump_of(settings),
+        become=settings.get("become") is True,
+        become_user=_typed(settings, "become_user", str),
     )
 
 
