@@ -140,8 +140,9 @@ class Controller:
         cwd.mkdir(parents=True, exist_ok=True)
         self.args = args
         self.started = time.monotonic()
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}  # this checkout's fleet
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fleet", *args, "--json"], cwd=cwd,
+            [sys.executable, "-m", "fleet", *args, "--json"], cwd=cwd, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         self.ended: float | None = None
