@@ -163,8 +163,8 @@ def signal_mid_batch(ctl: Controller, rng: random.Random, step: Step, host: str,
                      sig: signal.Signals) -> None:
     if _event(ctl, event="StepStarted", host=host, step="activate"):
         time.sleep(rng.uniform(0, 1.5))
+        step.injected = ctl.proc.poll() is None  # still running: the signal lands mid-run
         ctl.signal(sig)
-        step.injected = True
 
 
 def down_when_rolling_back(ctl: Controller, rng: random.Random, step: Step,
@@ -177,15 +177,15 @@ def down_when_rolling_back(ctl: Controller, rng: random.Random, step: Step,
 def kill_during_rollback(ctl: Controller, rng: random.Random, step: Step) -> None:
     if _event(ctl, event="StepStarted", step="rollback"):
         time.sleep(rng.uniform(0, 0.3))
+        step.injected = ctl.proc.poll() is None
         ctl.signal(signal.SIGKILL)
-        step.injected = True
 
 
 def plan_rollout_fault(rng: random.Random, step: Step) -> Fault | None:
     """Pick a fault for a rollout; set host marks it needs; return the injector."""
     later = HOSTS[1:]
-    kind = rng.choice(["none", "failing check", "kill mid-upload", "network cut (back soon)",
-                       "network cut (back late)", "pause mid-stage", "SIGINT", "SIGKILL",
+    kind = rng.choice(["none", "failing check", "kill mid-upload", "network cut, back soon",
+                       "network cut, back late", "pause mid-stage", "SIGINT", "SIGKILL",
                        "host down at rollback", "two controllers"])
     step.fault = kind
     if kind == "failing check":
