@@ -358,13 +358,16 @@ SECRETS = {
     "ansible_become_pass": "becomepass-5e6f7a8b",
     "ansible_ssh_private_key_passphrase": "keyphrase-0b1c2d3e",
 }
-HOST_SECRET = {"ansible_password": "hostpw-c0ffee-11"}
+HOST_SECRET = {"ansible_password": "hostpw-c0ffee-11",
+               "ansible_become_password": "hostbecome-decaf-22"}
 
 
 def test_inventory_secrets_never_appear_in_output_json_or_run_logs(tmp_path: Path) -> None:
-    inventory = write_inventory(
-        tmp_path, {h: PORTS[h] for h in ("dev-01", "dev-02", "dev-03")},
-        canaries=("dev-01",), all_vars=SECRETS, host_vars={"dev-02": HOST_SECRET})
+    # dev-02 really uses its become password: every step goes through sudo (to tester,
+    # so the files stay tester's)
+    ports = {h: PORTS[h] for h in ("dev-01", "dev-02", "dev-03")}
+    inventory = write_inventory(tmp_path, ports, canaries=("dev-01",), all_vars=SECRETS,
+                                host_vars={"dev-02": {**HOST_SECRET, **BECOME}})
     failing = {"type": "command", "run": 'test "$(hostname)" != dev-03', "timeout": 5}
     good = write_playbook(tmp_path, filename="good.yml", timeouts=TIMEOUTS)
     bad = write_playbook(tmp_path, filename="bad.yml", timeouts=TIMEOUTS, extra_checks=[failing])
@@ -380,22 +383,52 @@ def test_inventory_secrets_never_appear_in_output_json_or_run_logs(tmp_path: Pat
         ("recover", str(good), *inv),
         ("rollout", str(good), *inv, "--limit", "nosuchhost"),  # bad input, exit 2
     ]
+    codes, text = _run_all(tmp_path / "ctl", runs)
+    assert codes == [0, 1, 0, 0, 0, 0, 0, 2], codes
+    _assert_no_secret(text)
+    assert set(assert_invariant(before, release_of(good)).values()) == {"before"}
+
+
+def test_sudo_refused_on_one_host_fails_it_untouched_and_leaks_no_password(
+        tmp_path: Path) -> None:
+    ports = {h: PORTS[h] for h in ("dev-01", "dev-02", "dev-03")}
+    inventory = write_inventory(
+        tmp_path, ports, canaries=("dev-01",), all_vars={**SECRETS, **BECOME},
+        host_vars={"dev-03": {**HOST_SECRET, "ansible_become_user": "no-such-user"}})
+    playbook = write_playbook(tmp_path, timeouts=TIMEOUTS)
+    before = take_snapshot(list(ports))
+
+    codes, text = _run_all(tmp_path / "ctl", [("rollout", str(playbook), "-i", str(inventory))])
+
+    _assert_no_secret(text)
+    assert "no-such-user" in text  # the reason is shown
+    assert set(assert_invariant(before, release_of(playbook)).values()) == {"before"}
+    # sudo never ran a step on dev-03: nothing there to roll back, nobody to call
+    assert codes == [1], text[-1500:]
+
+
+BECOME = {"ansible_become": True, "ansible_become_user": "tester"}
+
+
+def _run_all(cwd: Path, runs: list[tuple[str, ...]]) -> tuple[list[int], str]:
+    """Run each fleet command (with --json) in ``cwd``; return the exit codes and all
+    they wrote: stdout, stderr, and every file under ``cwd/.fleet`` (the run logs)."""
     seen: list[str] = []
     codes = []
     for args in runs:
-        ctl = Controller(tmp_path / "ctl", *args)
-        code, data, err = ctl.finish()
+        code, data, err = Controller(cwd, *args).finish()
         codes.append(code)
         seen += [f"--- {args} stdout", json.dumps(data, ensure_ascii=False),
                  f"--- {args} stderr", err]
-    assert codes == [0, 1, 0, 0, 0, 0, 0, 2], codes
-    files = [p for p in sorted((tmp_path / "ctl" / ".fleet").rglob("*")) if p.is_file()]
+    files = [p for p in sorted((cwd / ".fleet").rglob("*")) if p.is_file()]
     run_logs = [p for p in files if p.suffix == ".jsonl" and p.parent.name == "runs"]
-    assert len(run_logs) >= 6, files  # every run but status and the refused one logs
-    assert any(e["event"] == "HostFinished" for e in run_log(run_logs[0].stem, tmp_path / "ctl"))
-    for path in files:  # the run logs and anything else fleet keeps there
+    assert run_logs, files
+    assert any(e["event"] == "HostFinished" for e in run_log(run_logs[0].stem, cwd))
+    for path in files:
         seen += [f"--- {path}", path.read_text(encoding="utf-8", errors="replace")]
-    text = "\n".join(seen)
+    return codes, "\n".join(seen)
+
+
+def _assert_no_secret(text: str) -> None:
     for value in [*SECRETS.values(), *HOST_SECRET.values()]:
         assert value not in text, f"secret {value!r} leaked"
-    assert set(assert_invariant(before, release_of(good)).values()) == {"before"}
