@@ -370,7 +370,9 @@ def test_host_that_accepts_tcp_but_never_answers_ssh_times_out(tmp_path: Path) -
     note_timing("5 host accepts TCP, never speaks SSH", run_s=took,
                 in_run_rollback_s=data.get("rollback_duration_s"))
     # a person reading the error must learn that the host timed out (not, say,
-    # "No existing session" or "Error reading SSH protocol banner")
+    # "No existing session" or "Error reading SSH protocol banner"), in one line,
+    # not under a Python traceback from the SSH library
+    assert "Traceback (most recent call last)" not in proc.stderr, proc.stderr
     assert re.search(r"timed? ?out", host["error"], re.IGNORECASE), host["error"]
 
 
