@@ -69,7 +69,8 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
                          tuple(b.hosts for b in plan.batches)))
     connections = Connections(connector)
     job = HostJob(ctx=target.context(run_id), payload=stage.pack(target.release),
-                  get_transport=connections.get, sink=sink, stop=threading.Event(),
+                  get_transport=connections.get, reconnect=connections.fresh, sink=sink,
+                  stop=threading.Event(),
                   timeout=pb.timeouts.command,
                   roll_back_failed=plan.on_failure != "halt")
     bake = None

@@ -64,6 +64,15 @@ class Connections:
             self._open[host.name] = transport
         return transport
 
+    def fresh(self, host: Host) -> Transport:
+        """Close the host's transport (it may be broken) and connect again.
+
+        Raises:
+            TransportError: connecting failed.
+        """
+        self.drop(host)
+        return self.get(host)
+
     def drop(self, host: Host) -> None:
         """Forget (and close) a host's transport, e.g. after the connection broke."""
         with self._lock:

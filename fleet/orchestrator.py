@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
-from fleet.errors import FleetError
+from fleet.errors import FleetError, TransportError
 from fleet.errors import reason as error_reason
 from fleet.events import (
     BatchStarted,
@@ -28,7 +28,6 @@ from fleet.outcome import HostOutcome, HostStatus, Outcome
 from fleet.pipeline import HostJob, run_host
 from fleet.plan import Plan
 from fleet.steps import rollback
-from fleet.transport.base import Transport
 
 
 @dataclass(frozen=True)
@@ -141,10 +140,12 @@ def roll_back_hosts(undo: Sequence[HostOutcome], by_name: dict[str, Host], job: 
         host = by_name[outcome.name]
         start = time.monotonic()
         job.sink.emit(StepStarted(host.name, "rollback"))
+        script = rollback.in_run_script(ctx).command()
         try:
-            transport: Transport = job.get_transport(host)
-            result = transport.run(rollback.in_run_script(ctx).command(),
-                                   timeout=job.timeout, check=False)
+            try:
+                result = job.get_transport(host).run(script, timeout=job.timeout, check=False)
+            except TransportError:  # the cached connection broke: one fresh try
+                result = job.reconnect(host).run(script, timeout=job.timeout, check=False)
             back = rollback.parse(result, host.name)
         except FleetError as exc:
             took = time.monotonic() - start

@@ -36,6 +36,7 @@ class HostJob:
     ctx: DeployContext
     payload: bytes
     get_transport: Callable[[Host], Transport]
+    reconnect: Callable[[Host], Transport]
     sink: EventSink
     stop: threading.Event
     timeout: float
@@ -120,7 +121,7 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
         if not job.roll_back_failed:
             return _finish(job, host, start, HostStatus.FAILED, error=reason(exc),
                            touched=True, prepared=prepared, failed_step=failed_step)
-        status, error, back = _undo_after_failure(runner, reason(exc))
+        status, error, back = _undo_after_failure(runner, exc)
         return _finish(job, host, start, status, error=error, touched=True, prepared=prepared,
                        failed_step=failed_step, release=back.release if back else None)
 
@@ -136,17 +137,23 @@ def _prepare(runner: _Runner) -> prepare.Unchanged | prepare.Ready:
     return prepared
 
 
-def _undo_after_failure(runner: _Runner, cause: str
+def _undo_after_failure(runner: _Runner, exc: Exception
                         ) -> tuple[HostStatus, str, rollback.RolledBack | None]:
-    """Roll the host back right after its own failure (force: the files are ours)."""
+    """Roll the host back right after its own failure (force: the files are ours).
+
+    After a transport error the old connection may be dead while the host is
+    reachable again: connect afresh (bounded by the connect timeout) first.
+    """
     job = runner.job
+    cause = reason(exc)
     try:
-        if runner.transport is None:
-            runner.transport = job.get_transport(runner.host)
+        if runner.transport is None or isinstance(exc, TransportError):
+            runner.transport = job.reconnect(runner.host)
         back = runner.step("rollback", lambda: rollback.parse(runner.send(
             rollback.in_run_script(job.ctx)), runner.host.name))
-    except (RollbackFailed, TransportError) as exc:
-        return HostStatus.ROLLBACK_FAILED, f"{cause}; then rollback failed: {reason(exc)}", None
+    except (RollbackFailed, TransportError, StepFailed) as undo_exc:
+        return HostStatus.ROLLBACK_FAILED, f"{cause}; then rollback failed: {reason(undo_exc)}", \
+            None
     return HostStatus.ROLLED_BACK, cause, back
 
 

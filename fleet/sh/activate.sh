@@ -2,8 +2,10 @@
 # the playbook's order, then check every file's sha256 and mode and run the
 # playbook's checks. Check output goes to stderr; stdout says CHECK lines.
 have_lock || { say "ERR lost-lock $(lockholder)"; exit 1; }
+note_pid
 stagedir "$RUN" || { say "ERR stage-dir"; exit 1; }
 say "STEP activate"
+enter_target "$S/backups/$RUN/tphys" || { say "ERR target-moved"; exit 1; }
 j=0
 while [ "$j" -lt "$ND" ]; do
   eval "d=\$D_$j"

@@ -68,6 +68,29 @@ lockholder() {
   printf '%s' "${_h:-unknown}"
 }
 have_lock() { [ -d "$S/lock" ] && [ "$(lockholder)" = "$RUN" ]; }
+# A long step leaves its pid in the lock, so a rollback can stop it first (a
+# step whose connection died may still be running on the host).
+note_pid() { printf '%s\n' "$$" > "$S/lock/pid"; }
+stop_step_of() {
+  [ -f "$S/lock/pid" ] || return 0
+  _pid=$(cat "$S/lock/pid" 2>/dev/null)
+  case $_pid in ''|*[!0-9]*) return 0 ;; esac
+  [ "$_pid" = "$$" ] && return 0
+  # only our own script of that run: the pid may have been reused since
+  ps -p "$_pid" -o args= 2>/dev/null | grep -F -q -- "$1" || return 0
+  kill "$_pid" 2>/dev/null
+  _w=0
+  while kill -0 "$_pid" 2>/dev/null && [ "$_w" -lt 10 ]; do sleep 1; _w=$((_w + 1)); done
+}
+# Enter the target's real folder and check it is the one preflight saw: a link
+# swapped in since is never written through. Then T is "." from here on.
+enter_target() {
+  [ -f "$1" ] || return 0
+  [ -L "$T" ] && return 1
+  cd -P "$T" 2>/dev/null || return 1
+  [ "$(pwd -P)" = "$(cat "$1")" ] || return 1
+  T=.
+}
 # Where a run stages files: on the target's filesystem (so mv is an atomic
 # rename) but never inside the target.
 stagedir() {

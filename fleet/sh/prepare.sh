@@ -81,4 +81,5 @@ if [ -n "$existing" ]; then
   done
 fi
 mkdir -p "$T" 2>/dev/null || abort target-mkdir
+(cd -P "$T" && pwd -P) > "$B/tphys" 2>/dev/null || abort target-mkdir
 say READY

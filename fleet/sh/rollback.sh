@@ -29,6 +29,10 @@ else
   case $holder in "$RUN"|"$UNDO") ;; *) say "LOCKED $holder"; exit 1 ;; esac
 fi
 unlock() { rm -rf "$S/lock"; }
+# A failure from here on leaves the host unfinished: the lock is handed to the
+# run being undone, so status shows it and a later rollback or recover resumes.
+give_up() { printf '%s\n' "$UNDO" > "$S/lock/run"; say "ERR $*"; exit 1; }
+stop_step_of "$UNDO"
 if [ "$FORCE" != 1 ]; then
   drift=0
   for e in "$B"/e/*/; do
@@ -43,14 +47,19 @@ if [ "$FORCE" != 1 ]; then
   if [ "$drift" -gt 0 ]; then unlock; say "ERR drift $drift"; exit 1; fi
 fi
 clear_staging
-stagedir "$RUN" || { say "ERR stage-dir"; exit 1; }
-mkdir -p "$G" || { say "ERR stage-dir"; exit 1; }
+stagedir "$RUN" || give_up stage-dir
+enter_target "$B/tphys" || give_up target-moved
+mkdir -p "$G" || give_up stage-dir
 fails=0
 for e in "$B"/e/*/; do
   [ -f "$e/name" ] || continue
   readname "$e/name"
   if [ -f "$e/meta" ]; then
     read -r mode sha < "$e/meta"
+    if [ ! -L "$T/$n" ] && [ -f "$T/$n" ] && [ "$(fmode "$T/$n")" = "$mode" ] \
+        && [ "$(fsha "$T/$n")" = "$sha" ]; then
+      continue  # as it was: nothing to write (and no space needed)
+    fi
     if cp -p "$e/old" "$G/r" && chmod "$mode" "$G/r" && mv -f "$G/r" "$T/$n" \
         && [ "$(fsha "$T/$n")" = "$sha" ]; then :; else
       printf 'could not restore: %s\n' "$n" >&2; fails=$((fails + 1)); fi
@@ -59,11 +68,12 @@ for e in "$B"/e/*/; do
   fi
 done
 rm -rf "$G"
-if [ "$fails" -gt 0 ]; then unlock; say "ERR restore $fails"; exit 1; fi
+[ "$fails" -eq 0 ] || give_up restore "$fails"
 # Folders this run created: deepest first; a folder someone else filled stays.
 set --
 for dfile in "$B"/d.*; do [ -f "$dfile" ] && set -- "$dfile" "$@"; done
 for dfile in "$@"; do readname "$dfile"; rmdir "$T/$n" 2>/dev/null; done
+cd / || exit 1
 k=0
 while [ -f "$B/tdir.$k" ]; do readname "$B/tdir.$k"; rmdir "$n" 2>/dev/null; k=$((k + 1)); done
 if [ -f "$B/prev" ]; then

@@ -1,6 +1,7 @@
 # stage: unpack the release (a tar of members 0..N-1 on stdin) next to the
 # target and verify every file by sha256. The target is not touched.
 have_lock || { cat >/dev/null; say "ERR lost-lock $(lockholder)"; exit 1; }
+note_pid
 stagedir "$RUN" || { cat >/dev/null; say "ERR stage-dir"; exit 1; }
 rm -rf "$G"
 mkdir "$G" || { cat >/dev/null; say "ERR stage-dir"; exit 1; }

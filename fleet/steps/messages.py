@@ -29,6 +29,8 @@ _MESSAGES: dict[str, str] = {
     "mkdir": "cannot create folder {dir} in the target",
     "activate": "cannot move {file} into the target",
     "no-backup": "no backup of that run on the host",
+    "target-moved": "the target folder was replaced (e.g. by a symbolic link) since preflight; "
+                    "nothing is written through it — check the host by hand",
     "drift": "{0} deployed file(s) were changed on the host since the rollout; "
              "use --force to overwrite those changes",
     "restore": "{0} file(s) could not be restored",

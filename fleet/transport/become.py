@@ -46,6 +46,11 @@ class BecomeTransport:
         secret = (self._password or "").encode() + b"\n"
         result = self._inner.run(wrapped, stdin=secret + (stdin or b""), timeout=timeout,
                                  check=False)
+        refused = not result.stdout and not result.ok and result.stderr.startswith("sudo:")
+        if refused:  # sudo itself said no (unknown user, not allowed) before the step ran
+            raise StepFailed(self.host, "become",
+                             f"sudo to {self._user!r} was refused: "
+                             f"{result.stderr.strip().splitlines()[0]}")
         if result.stdout.startswith("ERR become"):
             raise StepFailed(self.host, "become",
                              f"sudo to {self._user!r} was refused: check the become password "

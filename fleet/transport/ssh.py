@@ -32,6 +32,9 @@ from fleet.transport.sshconfig import (
 
 _CHUNK = 1 << 16
 log = logging.getLogger(__name__)
+# paramiko's transport threads log a traceback for every failed handshake; the
+# ConnectError fleet raises says it once, plainly. Keep them out of stderr.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 _RECORD_LOCK = threading.Lock()
@@ -158,9 +161,19 @@ class SshTransport:
         try:
             for step, where in steps:
                 gateway = opened[-1] if opened else None
-                with _translated(name, where, known_hosts, step):
-                    opened.append(_connection(step, gateway, known_hosts, timeout, accept_new))
-                    opened[-1].open()
+                started = time.monotonic()
+                try:
+                    with _translated(name, where, known_hosts, step):
+                        opened.append(_connection(step, gateway, known_hosts, timeout,
+                                                  accept_new))
+                        opened[-1].open()
+                except ConnectError as exc:
+                    if time.monotonic() - started >= timeout * 0.9 and isinstance(
+                            exc.__cause__, paramiko.SSHException):
+                        # No banner, or a handshake that never finished: a hung host.
+                        raise ConnectError(name, f"timed out after {timeout:g}s waiting for "
+                                           f"the SSH server at {where} to answer") from exc
+                    raise
         except BaseException:
             for conn in reversed(opened):  # a failed handshake may leave a live transport
                 conn.close()
