@@ -1,5 +1,5 @@
-"""``python -m fleet``."""
+"""``python -m fleet`` (named ``fleet`` in help and shell completion)."""
 
 from fleet.cli import main
 
-main()
+main(prog_name="fleet")

@@ -107,3 +107,11 @@ def test_unknown_limit_is_exit_2_naming_limit(tmp_path: Path) -> None:
     assert len(lines) == 1, done.stderr
     assert "--limit" in lines[0]
     assert "ghost" in lines[0]
+
+
+def test_shell_completion_lists_the_commands(tmp_path: Path) -> None:
+    env = {**os.environ, "_FLEET_COMPLETE": "bash_complete", "COMP_WORDS": "fleet ro",
+           "COMP_CWORD": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "fleet"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.split() == ["plain,rollback", "plain,rollout"]
