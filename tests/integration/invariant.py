@@ -33,16 +33,14 @@ then say which hosts must be where.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import tarfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from testfleet_helpers import HOME, HOSTS, STATE_DIR, TARGET, container
+from testfleet_helpers import HOME, HOSTS, STATE_DIR, TARGET, container, manifest_of_tar
 
 Manifest = dict[str, tuple[str, int]]
 
@@ -133,28 +131,7 @@ def _tar_view(host: str, path: str, exclude: str | None = None,
     out, err = result_.output[0] or b"", result_.output[1] or b""
     if result_.exit_code != 0:
         raise RuntimeError(f"{host}: tar of {path} failed: {err.decode(errors='replace')}")
-    result: Manifest = {}
-    contents: dict[str, bytes] = {}
-    with tarfile.open(fileobj=io.BytesIO(out), mode="r:") as tar:
-        for member in tar.getmembers():
-            name = member.name.removeprefix("./")
-            if name in ("", "."):
-                continue
-            mode = member.mode & 0o7777
-            if member.isdir():
-                result[name.rstrip("/") + "/"] = ("", mode)
-            elif member.issym():
-                result[name] = ("symlink:" + member.linkname, mode)
-            elif member.isfile():
-                fobj = tar.extractfile(member)
-                assert fobj is not None
-                data = fobj.read()
-                result[name] = (hashlib.sha256(data).hexdigest(), mode)
-                if os.path.basename(name) in small:
-                    contents[name] = data
-            else:
-                result[name] = (f"type:{member.type.decode()}", mode)
-    return result, contents
+    return manifest_of_tar(out, small)
 
 
 def host_snap(host: str, target: str = TARGET, name: str = NAME) -> HostSnap:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -268,8 +269,16 @@ def manifest(host: str, path: str = TARGET) -> dict[str, tuple[str, int]]:
     code, out, err = _exec(host, ["tar", "-C", path, "-cf", "-", "."])
     if code != 0:
         raise RuntimeError(f"{host}: tar of {path} failed: {err.decode(errors='replace')}")
+    return manifest_of_tar(out)[0]
+
+
+def manifest_of_tar(data: bytes, small: frozenset[str] = frozenset()
+                    ) -> tuple[dict[str, tuple[str, int]], dict[str, bytes]]:
+    """``manifest()`` of a tar stream of a folder, plus the bytes of every file
+    whose base name is in ``small``."""
     result: dict[str, tuple[str, int]] = {}
-    with tarfile.open(fileobj=io.BytesIO(out), mode="r:") as tar:
+    contents: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
         for member in tar.getmembers():
             name = member.name.removeprefix("./")
             if name in ("", "."):
@@ -282,10 +291,13 @@ def manifest(host: str, path: str = TARGET) -> dict[str, tuple[str, int]]:
             elif member.isfile():
                 fobj = tar.extractfile(member)
                 assert fobj is not None
-                result[name] = (hashlib.sha256(fobj.read()).hexdigest(), mode)
+                body = fobj.read()
+                result[name] = (hashlib.sha256(body).hexdigest(), mode)
+                if os.path.basename(name) in small:
+                    contents[name] = body
             else:
                 result[name] = (f"type:{member.type.decode()}", mode)
-    return result
+    return result, contents
 
 
 def read_file(host: str, path: str) -> bytes:
