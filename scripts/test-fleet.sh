@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The containerized SSH test fleet: 6 sshd containers dev-01..dev-06 on
 # 127.0.0.1:2201..2206 (docker-compose.test.yml), user "tester", key-only,
-# plus one extra host for the disk-full tests: tmpfs-01 on 127.0.0.1:2207,
-# whose ~/.claude is an 8 MiB tmpfs (not in inventory/testfleet.yml).
+# plus two extra hosts (not in inventory/testfleet.yml): tmpfs-01 on
+# 127.0.0.1:2207 for the disk-full tests, whose ~/.claude is an 8 MiB tmpfs,
+# and jump-01 on 127.0.0.1:2210, a jump host that reaches the dev hosts by
+# name inside the docker network (dev-01:22 ...).
 #
 #   scripts/test-fleet.sh up      # idempotent: engine, tools, image, key, containers, known_hosts
 #   scripts/test-fleet.sh status  # containers, health, SSH banners
@@ -11,7 +13,9 @@
 # Files it makes (repo-relative, git-ignored):
 #   .testfleet/id_ed25519{,.pub}  client key pair used by tests and inventory/testfleet.yml
 #   .testfleet/known_hosts        each dev container's real host key, "[127.0.0.1]:220N ssh-ed25519 ..."
-#   .testfleet/known_hosts_extra  the same for the extra hosts (tmpfs-01)
+#   .testfleet/known_hosts_extra  the same for the extra hosts (tmpfs-01, jump-01)
+#   .testfleet/known_hosts_jump   for rollouts through jump-01: its line "[127.0.0.1]:2210 ..."
+#                                 and each dev host's key under its name there, "dev-01 ssh-ed25519 ..."
 #   .env                          BASE_IMAGE=fleet-sshd-base:local on registry-less machines
 #
 # Environment: BASE_IMAGE (overrides the base image choice), READY_TIMEOUT (s, default 60).
@@ -22,18 +26,21 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."   # repo root, from any cwd
 COMPOSE_FILE=docker-compose.test.yml
 PROJECT=fleet-test
 HOSTS=(dev-01 dev-02 dev-03 dev-04 dev-05 dev-06)
-EXTRA_HOSTS=(tmpfs-01)
+EXTRA_HOSTS=(tmpfs-01 jump-01)
+JUMP_HOST=jump-01
 KEY=.testfleet/id_ed25519
 KNOWN_HOSTS=.testfleet/known_hosts
 KNOWN_HOSTS_EXTRA=.testfleet/known_hosts_extra
+KNOWN_HOSTS_JUMP=.testfleet/known_hosts_jump
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 
 log() { printf 'test-fleet: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-port_of() {   # dev-03 -> 2203, tmpfs-01 -> 2207
+port_of() {   # dev-03 -> 2203, tmpfs-01 -> 2207, jump-01 -> 2210
     case $1 in
         tmpfs-01) printf '2207' ;;
+        jump-01) printf '2210' ;;
         *) printf '22%s' "${1#dev-}" ;;
     esac
 }
@@ -157,17 +164,38 @@ wait_ready() {
     done
 }
 
+# host_key HOST: "ssh-ed25519 KEY", the host key of container fleet-HOST.
+host_key() {
+    local keytype keydata
+    read -r keytype keydata _ < <(docker exec "fleet-$1" cat /etc/ssh/ssh_host_ed25519_key.pub) \
+        || die "cannot read the host key of fleet-$1"
+    [ "$keytype" = ssh-ed25519 ] || die "fleet-$1: unexpected host key type $keytype"
+    printf '%s %s' "$keytype" "$keydata"
+}
+
 # write_known_hosts FILE HOST...: one "[127.0.0.1]:PORT ssh-ed25519 KEY" line per host.
 write_known_hosts() {
-    local file=$1 host port keytype keydata tmp
+    local file=$1 host key tmp
     shift
     tmp=$(mktemp "$file.XXXXXX")
     for host in "$@"; do
-        port=$(port_of "$host")
-        read -r keytype keydata _ < <(docker exec "fleet-$host" cat /etc/ssh/ssh_host_ed25519_key.pub) \
-            || die "cannot read the host key of fleet-$host"
-        [ "$keytype" = ssh-ed25519 ] || die "fleet-$host: unexpected host key type $keytype"
-        printf '[127.0.0.1]:%s %s %s\n' "$port" "$keytype" "$keydata" >>"$tmp"
+        key=$(host_key "$host")
+        printf '[127.0.0.1]:%s %s\n' "$(port_of "$host")" "$key" >>"$tmp"
+    done
+    chmod 0644 "$tmp"
+    mv "$tmp" "$file"
+}
+
+# write_known_hosts_jump FILE: the jump host as the controller reaches it, then
+# every dev host under the name the jump host reaches it by ("dev-01 ssh-ed25519 KEY").
+write_known_hosts_jump() {
+    local file=$1 host key tmp
+    tmp=$(mktemp "$file.XXXXXX")
+    key=$(host_key "$JUMP_HOST")
+    printf '[127.0.0.1]:%s %s\n' "$(port_of "$JUMP_HOST")" "$key" >>"$tmp"
+    for host in "${HOSTS[@]}"; do
+        key=$(host_key "$host")
+        printf '%s %s\n' "$host" "$key" >>"$tmp"
     done
     chmod 0644 "$tmp"
     mv "$tmp" "$file"
@@ -197,7 +225,8 @@ cmd_up() {
     wait_ready
     write_known_hosts "$KNOWN_HOSTS" "${HOSTS[@]}"
     write_known_hosts "$KNOWN_HOSTS_EXTRA" "${EXTRA_HOSTS[@]}"
-    log "fleet up in $((SECONDS - t0))s: ${HOSTS[*]} on 127.0.0.1:2201-2206, ${EXTRA_HOSTS[*]} on 127.0.0.1:2207; key $KEY, known hosts $KNOWN_HOSTS (+ $KNOWN_HOSTS_EXTRA)"
+    write_known_hosts_jump "$KNOWN_HOSTS_JUMP"
+    log "fleet up in $((SECONDS - t0))s: ${HOSTS[*]} on 127.0.0.1:2201-2206, tmpfs-01 on 127.0.0.1:2207, jump-01 on 127.0.0.1:2210; key $KEY, known hosts $KNOWN_HOSTS (+ $KNOWN_HOSTS_EXTRA, $KNOWN_HOSTS_JUMP)"
 }
 
 cmd_down() {
@@ -205,7 +234,7 @@ cmd_down() {
     pick_compose
     export_pubkey
     "${COMPOSE[@]}" down -v --remove-orphans
-    rm -f "$KNOWN_HOSTS" "$KNOWN_HOSTS_EXTRA"
+    rm -f "$KNOWN_HOSTS" "$KNOWN_HOSTS_EXTRA" "$KNOWN_HOSTS_JUMP"
 }
 
 cmd_status() {

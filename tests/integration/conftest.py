@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from testfleet_helpers import (
     HOSTS,
+    JUMP_HOST,
     KNOWN_HOSTS_EXTRA,
+    KNOWN_HOSTS_JUMP,
     TMPFS_HOST,
     fleet_problems,
     reset_all_hosts,
@@ -73,3 +75,15 @@ def tmpfs_host(testfleet: list[str]) -> str:
                     + f"\n{FLEET_UP_HINT}", pytrace=False)
     reset_host(TMPFS_HOST)
     return TMPFS_HOST
+
+
+@pytest.fixture
+def jump_host(testfleet: list[str]) -> str:
+    """The extra host ``jump-01`` (a jump host on 127.0.0.1:2210 that reaches the six
+    by name), running and answering SSH, with ``.testfleet/known_hosts_jump`` written;
+    returns its name. Fails (never skips) if it is not up."""
+    problems = fleet_problems([JUMP_HOST], files=(KNOWN_HOSTS_JUMP,))
+    if problems:
+        pytest.fail("jump-01 is not ready:\n  " + "\n  ".join(problems)
+                    + f"\n{FLEET_UP_HINT}", pytrace=False)
+    return JUMP_HOST

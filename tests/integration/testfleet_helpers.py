@@ -55,10 +55,17 @@ KNOWN_HOSTS: Path = REPO_ROOT / ".testfleet" / "known_hosts"
 TMPFS_HOST = "tmpfs-01"
 """An extra test host (container ``fleet-tmpfs-01``, not in inventory/testfleet.yml)
 whose ``~/.claude`` is an 8 MiB tmpfs: the target's filesystem can fill up."""
-EXTRA_PORTS: dict[str, int] = {TMPFS_HOST: 2207}
+JUMP_HOST = "jump-01"
+"""An extra test host (container ``fleet-jump-01``, not in inventory/testfleet.yml):
+a jump host that reaches the six by name on the docker network (``dev-01:22`` ...)."""
+EXTRA_PORTS: dict[str, int] = {TMPFS_HOST: 2207, JUMP_HOST: 2210}
 """Published SSH ports of the extra hosts."""
 KNOWN_HOSTS_EXTRA: Path = REPO_ROOT / ".testfleet" / "known_hosts_extra"
 """Host keys of the extra hosts (kept out of KNOWN_HOSTS, which lists the six)."""
+KNOWN_HOSTS_JUMP: Path = REPO_ROOT / ".testfleet" / "known_hosts_jump"
+"""Host keys for rollouts through JUMP_HOST: ``[127.0.0.1]:2210 ssh-ed25519 ...`` for the
+jump host, then each of the six under the name the jump host reaches it by
+(``dev-01 ssh-ed25519 ...``)."""
 
 HOME = "/home/tester"
 TARGET = f"{HOME}/.claude/agents"
