@@ -93,7 +93,8 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
 
 def bake_canaries(target: Target, connector: Connector, sink: EventSink,
                   canaries: Sequence[Host], *, seconds: float) -> str | None:
-    """Watch the canaries' health for ``seconds``; the first critical sample fails them.
+    """Watch the canaries' health for ``seconds``; the first critical sample fails them,
+    and so does the first one that cannot be read (unreachable).
 
     Returns why the run must halt, or None when the canaries stayed healthy.
     """
@@ -101,7 +102,7 @@ def bake_canaries(target: Target, connector: Connector, sink: EventSink,
     spec = Watch(tuple(canaries), health_script(pb.name, pb.target, target.release, pb.health),
                  pb.health, Schedule((), max(0.5, min(5.0, seconds / 6))), seconds,
                  pb.strategy.forks, pb.timeouts.command)
-    tracker = Tracker(rollback_on=Level.CRITICAL, grace=1)
+    tracker = Tracker(rollback_on=Level.CRITICAL, grace=1, unreachable_triggers=True)
     log = SampleLog(Path(".fleet") / "monitor" / f"{pb.name}-bake-{new_run_id()}.jsonl")
     for host in canaries:
         sink.emit(StepStarted(host.name, "bake"))
@@ -113,9 +114,10 @@ def bake_canaries(target: Target, connector: Connector, sink: EventSink,
         log.close()
     for host in canaries:
         level = tracker.levels.get(host.name, Level.OK)
-        sink.emit(StepFinished(host.name, "bake", level is not Level.CRITICAL,
+        bad = level in (Level.CRITICAL, Level.UNREACHABLE)
+        sink.emit(StepFinished(host.name, "bake", not bad,
                                time.monotonic() - started, detail=f"health {level.value}",
-                               error=tracker.triggered if level is Level.CRITICAL else None))
+                               error=tracker.triggered if bad else None))
     return f"canary health during the bake: {tracker.triggered}" if tracker.triggered else None
 
 

@@ -41,11 +41,14 @@ class Tracker:
 
     ``rollback_on`` (a level, or None for never) and ``grace`` (consecutive
     samples at that level or worse) decide :attr:`triggered`. An unreachable
-    host never triggers a rollback: it could not be rolled back anyway.
+    host triggers only with ``unreachable_triggers`` (the canary bake: a canary
+    that cannot be read must not let the batches go); ``fleet monitor`` leaves
+    it out, as a host that cannot be reached could not be rolled back anyway.
     """
 
     rollback_on: Level | None = None
     grace: int = 3
+    unreachable_triggers: bool = False
     levels: dict[str, Level] = field(default_factory=dict)
     streak: dict[str, int] = field(default_factory=dict)
     triggered: str | None = None
@@ -61,12 +64,14 @@ class Tracker:
                     f"{r.label} {r.message}" for r in sample.readings if r.level is level)
                 alerts.append(Alert(sample.host, before, level, sample.ts, why))
             self.levels[sample.host] = level
-            bad = (self.rollback_on is not None and level is not Level.UNREACHABLE
-                   and level.rank >= self.rollback_on.rank)
+            bad = self.rollback_on is not None and (
+                self.unreachable_triggers if level is Level.UNREACHABLE
+                else level.rank >= self.rollback_on.rank)
             self.streak[sample.host] = self.streak.get(sample.host, 0) + 1 if bad else 0
             if self.triggered is None and self.streak[sample.host] >= self.grace:
+                cause = f": {sample.error}" if sample.error else ""
                 self.triggered = (f"{sample.host} stayed {level.value} for "
-                                  f"{self.streak[sample.host]} samples")
+                                  f"{self.streak[sample.host]} samples{cause}")
         return alerts
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fleet.commands import CommandResult
+from fleet.errors import TransportError
 from fleet.events import StepFinished
 from fleet.outcome import HostStatus, Outcome
 from tests.engine.world import World, manifest
@@ -33,6 +35,30 @@ def test_a_canary_that_turns_critical_during_the_bake_halts_and_rolls_back(
     assert world.snapshot() == before
     bake = [e for e in rec.events if isinstance(e, StepFinished) and e.step == "bake"]
     assert [(e.host, e.ok) for e in bake] == [("h1", False)]
+
+
+def test_a_canary_that_cannot_be_read_during_the_bake_halts_and_rolls_back(
+        world: World) -> None:
+    before = world.snapshot()
+
+    def health_unreachable(command: str, stdin: bytes | None) -> CommandResult | None:
+        if "HEALTH_DONE" in command:  # only the health samples: the steps really run
+            raise TransportError("h1", "connection lost")
+        return None
+
+    world.faults["h1"] = health_unreachable
+    playbook = with_health(world, "{type: access_time, warn_ms: 5000, critical_ms: 10000}",
+                           bake="2s")
+    res, rec = world.run(playbook)
+    assert res.outcome is Outcome.ROLLED_BACK
+    assert "bake" in (res.halt_reason or "")
+    assert "h1 stayed unreachable" in (res.halt_reason or "")
+    assert "connection lost" in (res.halt_reason or "")
+    assert res.hosts[0].status is HostStatus.ROLLED_BACK
+    assert [h.status for h in res.hosts[1:]] == [HostStatus.SKIPPED] * 5
+    assert world.snapshot() == before
+    bake = [e for e in rec.events if isinstance(e, StepFinished) and e.step == "bake"]
+    assert [(e.host, e.ok, e.detail) for e in bake] == [("h1", False, "health unreachable")]
 
 
 def test_a_healthy_bake_lets_the_batches_go(world: World) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from faults import Controller
+from faults import FAST_TIMEOUTS, Controller, disconnect, restored
 from health_support import CRITICAL_EXTRA_MB, HEALTH, WARN_MB, levels_of, log_records, memory_hog
 from invariant import assert_invariant, release_of, take_snapshot
 from rollout_support import (
@@ -22,15 +22,15 @@ from rollout_support import (
     statuses,
     write_playbook,
 )
-from testfleet_helpers import HOSTS
+from testfleet_helpers import HOSTS, run_fleet_json
 
 CANARY = HOSTS[0]
 
 
-def _bake_playbook(tmp_path: Path, bake: str) -> Path:
-    """The example playbook with HEALTH and ``strategy.bake``."""
+def _bake_playbook(tmp_path: Path, bake: str, **overrides: Any) -> Path:
+    """The example playbook with HEALTH and ``strategy.bake`` (and ``overrides``)."""
     strategy = {**yaml.safe_load(EXAMPLE_PLAYBOOK.read_text())["strategy"], "bake": bake}
-    return write_playbook(tmp_path, health=HEALTH, strategy=strategy)
+    return write_playbook(tmp_path, health=HEALTH, strategy=strategy, **overrides)
 
 
 def _bake_log(cwd: Path) -> list[dict[str, Any]]:
@@ -73,6 +73,37 @@ def test_a_canary_turning_critical_during_the_bake_halts_and_is_rolled_back(
     assert levels[-1] == "critical", levels
     assert set(levels[:-1]) <= {"ok"}, levels  # critical on the first bad sample (grace 1)
     assert data["rollback_duration_s"] > 0
+
+
+def test_a_canary_cut_off_during_the_bake_halts_the_rollout(tmp_path: Path) -> None:
+    # A canary that cannot be read is no healthier than a critical one: the
+    # batches must not go. Its own rollback cannot reach it either (exit 3,
+    # named for a person); once it is back, fleet rollback finishes the job.
+    playbook = _bake_playbook(tmp_path, "30s", timeouts=FAST_TIMEOUTS)
+    seeded = take_snapshot(label="seeded")
+    logins = connection_counts()
+    with restored(CANARY):
+        ctl = Controller(tmp_path / "ctl", "rollout", str(playbook), *INV)
+        ctl.wait_event(event="StepStarted", host=CANARY, step="bake", timeout=60)
+        disconnect(CANARY)
+        code, data, err = ctl.finish(timeout=120)
+
+    assert code == 3, err
+    assert data is not None
+    assert data["outcome"] == "rollback_incomplete"
+    assert f"{CANARY} stayed unreachable" in data["halt_reason"]
+    assert statuses(data) == {CANARY: "rollback_failed", **dict.fromkeys(HOSTS[1:], "skipped")}
+    deltas = connection_deltas(logins)
+    assert {h: deltas[h] for h in HOSTS[1:]} == dict.fromkeys(HOSTS[1:], 0)
+    bake = [e for e in ctl.events() if e["event"] == "StepFinished" and e["step"] == "bake"]
+    assert [(e["host"], e["ok"], e["detail"]) for e in bake] \
+        == [(CANARY, False, "health unreachable")]
+
+    proc, back = run_fleet_json("rollback", str(playbook), *INV, "--limit", CANARY)
+
+    assert proc.returncode == 0, proc.stderr
+    assert statuses(back) == {CANARY: "rolled_back"}
+    assert set(assert_invariant(seeded).values()) == {"before"}
 
 
 def test_a_healthy_bake_lets_the_batches_go(tmp_path: Path) -> None:

@@ -90,3 +90,11 @@ def test_tracker_never_rolls_back_for_an_unreachable_host() -> None:
     assert tracker.triggered is None
     tracker.update([sample("a", Level.WARN)])
     assert tracker.triggered == "a stayed warn for 1 samples"
+
+
+def test_tracker_for_the_bake_triggers_on_an_unreachable_host_and_says_why() -> None:
+    tracker = Tracker(rollback_on=Level.CRITICAL, grace=1, unreachable_triggers=True)
+    tracker.update([sample("a", Level.WARN)])
+    assert tracker.triggered is None
+    tracker.update([sample("a", Level.UNREACHABLE)])
+    assert tracker.triggered == "a stayed unreachable for 1 samples: no route"
