@@ -18,17 +18,28 @@ say() { printf '%s\n' "$*"; }
 fsha() { _r=$($SHA < "$1" 2>/dev/null) || return 1; printf '%s' "${_r%% *}"; }
 if stat -c %a / >/dev/null 2>&1; then
   fmode() { stat -c %a "$1" 2>/dev/null; }
-  fdev() { stat -c %d "$1" 2>/dev/null; }
+  fdevs() { stat -c %d -- "$@" 2>/dev/null; }
   modes() { [ $# -gt 0 ] || return 0; stat -c %a -- "$@" 2>/dev/null; }
 else
   fmode() { stat -f %Lp "$1" 2>/dev/null; }
-  fdev() { stat -f %d "$1" 2>/dev/null; }
+  fdevs() { stat -f %d -- "$@" 2>/dev/null; }
   modes() { [ $# -gt 0 ] || return 0; stat -f %Lp -- "$@" 2>/dev/null; }
 fi
 # shas FILE...: the sha256 of each file, one line each, in order, from one process
 # (GNU escapes odd names with a leading backslash; a name that still breaks the
 # lines only makes a comparison fail, and callers then check file by file).
-shas() { [ $# -gt 0 ] || return 0; $SHA -- "$@" 2>/dev/null | sed 's/^\\//' | cut -c1-64; }
+shas() {
+  [ $# -gt 0 ] || return 0
+  $SHA -- "$@" 2>/dev/null | while IFS= read -r _l; do _l=${_l#\\}; say "${_l%% *}"; done
+}
+# nlines TEXT: the number of lines in TEXT (each ended by a newline) in $_c.
+nlines() {
+  _c=0
+  _t=$1
+  while :; do
+    case $_t in *"$NL"*) _t=${_t#*"$NL"}; _c=$((_c + 1)) ;; *) break ;; esac
+  done
+}
 # The release's expected sums and modes, one per line, in order.
 want_sums() {
   WANT_H=
@@ -59,13 +70,21 @@ release_in() {
   [ "$(shas "$@")" = "$WANT_H" ] && [ "$(modes "$@")" = "$WANT_M" ]
 }
 getf() { eval "f=\$F_$1 h=\$H_$1 m=\$M_$1"; }
-# name files end in "/" so that $(cat) keeps trailing newlines of a name
-readname() { _n=$(cat "$1"; printf x); _n=${_n%x}; n=${_n%/}; }
+# Name files end in "/" and no newline: "read" gets a name that has none
+# (it then fails at the end of the file) without a process; $(cat) keeps a
+# name's own newlines.
+readname() {
+  _n=
+  if { IFS= read -r _n; } 2>/dev/null < "$1"; then _n=$(cat "$1"; printf x); _n=${_n%x}; fi
+  n=${_n%/}
+}
+# firstline FILE: its first line in $_fl, without a process ("" if unreadable).
+firstline() { _fl=; { IFS= read -r _fl; } 2>/dev/null < "$1" || :; }
 # The holder writes lock/run right after mkdir lock: give it a moment.
 lockholder() {
-  _h=$(cat "$S/lock/run" 2>/dev/null)
-  if [ -z "$_h" ] && [ -d "$S/lock" ]; then sleep 1; _h=$(cat "$S/lock/run" 2>/dev/null); fi
-  printf '%s' "${_h:-unknown}"
+  firstline "$S/lock/run"
+  if [ -z "$_fl" ] && [ -d "$S/lock" ]; then sleep 1; firstline "$S/lock/run"; fi
+  printf '%s' "${_fl:-unknown}"
 }
 have_lock() { [ -d "$S/lock" ] && [ "$(lockholder)" = "$RUN" ]; }
 # A long step leaves its pid in the lock, so a rollback can stop it first (a
@@ -73,7 +92,8 @@ have_lock() { [ -d "$S/lock" ] && [ "$(lockholder)" = "$RUN" ]; }
 note_pid() { printf '%s\n' "$$" > "$S/lock/pid"; }
 stop_step_of() {
   [ -f "$S/lock/pid" ] || return 0
-  _pid=$(cat "$S/lock/pid" 2>/dev/null)
+  firstline "$S/lock/pid"
+  _pid=$_fl
   case $_pid in ''|*[!0-9]*) return 0 ;; esac
   [ "$_pid" = "$$" ] && return 0
   # only our own script of that run: the pid may have been reused since
@@ -94,11 +114,17 @@ enter_target() {
 # Where a run stages files: on the target's filesystem (so mv is an atomic
 # rename) but never inside the target.
 stagedir() {
-  _p=$T
-  while [ ! -d "$_p" ]; do _p=$(dirname "$_p"); done
-  mkdir -p "$S" || return 1
-  if [ "$(fdev "$_p")" = "$(fdev "$S")" ]; then G="$S/stage-$1"
-  else G="$(dirname "$T")/.fleet-stage-$NAME-$1"; fi
+  if [ -z "${_gpre+x}" ]; then  # decided once per script, before T may become "."
+    _p=$T
+    while [ ! -d "$_p" ]; do _p=$(dirname "$_p"); done
+    [ -d "$S" ] || mkdir -p "$S" || return 1
+    # one stat for both: the same device twice means the same filesystem
+    _d=$(fdevs "$_p" "$S")
+    _d1=${_d%%"$NL"*}
+    if [ "$_d1" != "$_d" ] && [ "$_d1" = "${_d#*"$NL"}" ]; then _gpre="$S/stage-"
+    else _gpre="$(dirname "$T")/.fleet-stage-$NAME-"; fi
+  fi
+  G="$_gpre$1"
 }
 # Recorded timestamps, UTC.
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }

@@ -15,10 +15,19 @@ say "STEP preflight"
 _p=$T
 while [ ! -d "$_p" ]; do _p=$(dirname "$_p"); done
 [ -w "$_p" ] || abort target-perm
-avail=$(df -Pk "$_p" | awk 'NR==2 {print $4}')
-[ "${avail:-0}" -ge "$NEED_KB" ] || abort space "${avail:-0}" "$NEED_KB"
-avail=$(df -Pk "$S" | awk 'NR==2 {print $4}')
-[ "${avail:-0}" -ge "$NEED_KB" ] || abort space "${avail:-0}" "$NEED_KB"
+# free space where the files go and where the backup goes: one df for both
+# (a long device name may wrap a line; then ask for each alone)
+free=$(df -Pk "$_p" "$S" 2>/dev/null)
+set -f
+# shellcheck disable=SC2086  # split into words on purpose, no globbing
+set -- $free
+set +f
+if [ $# -eq 19 ] && [ "$6" = Mounted ]; then a1=${11}; a2=${17}; else
+  a1=$(df -Pk "$_p" | awk 'NR==2 {print $4}')
+  a2=$(df -Pk "$S" | awk 'NR==2 {print $4}'); fi
+for avail in "$a1" "$a2"; do
+  [ "${avail:-0}" -ge "$NEED_KB" ] 2>/dev/null || abort space "${avail:-0}" "$NEED_KB"
+done
 mkdir "$B" "$B/e" || abort state-dir
 printf '%s\n' "$RELEASE" > "$B/release" || abort state-dir
 if [ -f "$S/current" ]; then cp "$S/current" "$B/prev" || abort state-dir; fi
@@ -36,12 +45,15 @@ while [ "$j" -lt "$ND" ]; do
 done
 say "STEP backup"
 set --
+i=0
+while [ "$i" -lt "$N" ]; do set -- "$@" "$B/e/$i"; i=$((i + 1)); done
+[ $# -eq 0 ] || mkdir -- "$@" || abort state-dir  # one process for all entries
+set --
 existing=
 i=0
 while [ "$i" -lt "$N" ]; do
   getf "$i"
   e="$B/e/$i"
-  mkdir "$e" || abort state-dir
   printf '%s/' "$f" > "$e/name"
   printf '%s\n' "$h" > "$e/new"
   if [ -L "$T/$f" ]; then abort file-link "$i"

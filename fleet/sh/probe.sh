@@ -6,8 +6,10 @@ fi
 [ -d "$S/lock" ] && say "LOCK $(lockholder)"
 for b in "$S"/backups/*/; do
   [ -d "$b" ] || continue
-  r=$(basename "$b")
-  rel=$(cat "$b/release" 2>/dev/null || echo -)
+  r=${b%/}
+  r=${r##*/}
+  firstline "$b/release"
+  rel=${_fl:--}
   prev=-
   [ -f "$b/prev" ] && { read -r prev < "$b/prev"; }
   c=0
@@ -15,18 +17,31 @@ for b in "$S"/backups/*/; do
   say "BACKUP $r $rel $c $prev"
 done
 # Drift: files of the current release changed or removed since it was deployed.
-# Names go to stderr (they may hold anything); stdout only counts.
+# Names go to stderr (they may hold anything); stdout only counts. One sha256
+# process for all files; file by file only when that finds a difference.
 if [ -n "${crun:-}" ] && [ -d "$S/backups/$crun/e" ]; then
+  set --
+  wants=
   for e in "$S/backups/$crun"/e/*/; do
     [ -f "$e/new" ] || continue
     readname "$e/name"
     read -r want < "$e/new"
     if [ -L "$T/$n" ] || [ ! -f "$T/$n" ]; then
       say "DRIFT missing"; printf 'missing: %s\n' "$n" >&2
-    elif [ "$(fsha "$T/$n")" != "$want" ]; then
-      say "DRIFT changed"; printf 'changed: %s\n' "$n" >&2
+    else
+      set -- "$@" "$T/$n"
+      wants="$wants$want$NL"
     fi
   done
+  if [ $# -gt 0 ] && [ "$(shas "$@")$NL" != "$wants" ]; then
+    for p in "$@"; do
+      want=${wants%%"$NL"*}
+      wants=${wants#*"$NL"}
+      if [ "$(fsha "$p")" != "$want" ]; then
+        say "DRIFT changed"; printf 'changed: %s\n' "${p#"$T/"}" >&2
+      fi
+    done
+  fi
 fi
 for g in "$S"/stage-*; do
   [ -d "$g" ] && say "STAGING ${g##*/stage-}"
@@ -34,13 +49,38 @@ done
 for g in "$(dirname "$T")/.fleet-stage-$NAME-"*; do
   [ -d "$g" ] && say "STAGING ${g##*/.fleet-stage-"$NAME"-}"
 done
+# Each release file's state; sha256 and mode of the present ones from one
+# process each (a name with a newline is read on its own).
+set --
+present=
 i=0
 while [ "$i" -lt "$N" ]; do
   getf "$i"
   if [ -L "$T/$f" ]; then say "FILE $i link"
-  elif [ -f "$T/$f" ]; then say "FILE $i $(fsha "$T/$f") $(fmode "$T/$f")"
+  elif [ -f "$T/$f" ]; then
+    case $f in
+      *"$NL"*) say "FILE $i $(fsha "$T/$f") $(fmode "$T/$f")" ;;
+      *) set -- "$@" "$T/$f"; present="$present $i" ;;
+    esac
   elif [ -e "$T/$f" ]; then say "FILE $i other"
   else say "FILE $i absent"; fi
   i=$((i + 1))
 done
+if [ $# -gt 0 ]; then
+  sums=$(shas "$@")$NL
+  perms=$(modes "$@")$NL
+  nlines "$sums"
+  _ns=$_c
+  nlines "$perms"
+  for i in $present; do
+    if [ "$_ns" -eq $# ] && [ "$_c" -eq $# ]; then
+      say "FILE $i ${sums%%"$NL"*} ${perms%%"$NL"*}"
+      sums=${sums#*"$NL"}
+      perms=${perms#*"$NL"}
+    else  # a file could not be read: one by one, so no answer lands on another file
+      getf "$i"
+      say "FILE $i $(fsha "$T/$f") $(fmode "$T/$f")"
+    fi
+  done
+fi
 say PROBED

@@ -88,7 +88,7 @@ def parse(result: CommandResult, host: str) -> HostState:
         raise StepFailed(host, "probe", f"cannot read the deployment state: {tail[0]}")
     current, lock = None, None
     backups: list[Backup] = []
-    files: list[FileState] = []
+    files: dict[int, FileState] = {}
     staging: list[str] = []
     for words in lines:
         match words:
@@ -99,12 +99,13 @@ def parse(result: CommandResult, host: str) -> HostState:
             case ["BACKUP", run_id, release, committed, previous]:
                 backups.append(Backup(run_id, release, committed == "1",
                                       None if previous == "-" else previous))
-            case ["FILE", _, sha, mode]:
-                files.append(FileState("present", sha, int(mode, 8)))
-            case ["FILE", _, state]:
-                files.append(FileState(state))
+            case ["FILE", index, sha, mode]:
+                files[int(index)] = FileState("present", sha, int(mode, 8))
+            case ["FILE", index, state]:
+                files[int(index)] = FileState(state)
             case ["STAGING", run_id]:
                 staging.append(run_id)
     drift = tuple(line for line in result.stderr.splitlines()
                   if line.startswith(("changed: ", "missing: ")))
-    return HostState(current, lock, tuple(backups), tuple(files), drift, tuple(staging))
+    ordered = tuple(files[i] for i in sorted(files))  # the script reports them out of order
+    return HostState(current, lock, tuple(backups), ordered, drift, tuple(staging))

@@ -47,7 +47,13 @@ def test_ctrl_c_mid_run_halts_and_rolls_back(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "fleet", "rollout", str(playbook), "-i", str(inventory), "--json"],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # inside the 2 s check: the host is touched and in flight
+    # Wait until the host is touched (its backup exists) and the 2 s check is
+    # running; a fixed sleep raced Python's start-up on a loaded machine.
+    state = tmp_path / "home" / ".local" / "state" / "fleet" / "cli-demo"
+    deadline = time.monotonic() + 30
+    while not any(state.glob("backups/*/tphys")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     result = json.loads(out)
@@ -56,7 +62,6 @@ def test_ctrl_c_mid_run_halts_and_rolls_back(tmp_path: Path) -> None:
     assert "Ctrl-C" in result["halt_reason"]
     assert result["hosts"][0]["status"] == "rolled_back"
     assert manifest(tmp_path / "home" / "agents") == before
-    state = tmp_path / "home" / ".local" / "state" / "fleet" / "cli-demo"
     assert not (state / "lock").exists()
     assert list(state.glob("stage-*")) == []
 
