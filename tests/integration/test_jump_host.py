@@ -199,7 +199,7 @@ def test_rollout_status_and_rollback_through_proxyjump_in_an_ssh_config_file(
 @pytest.mark.parametrize(("case", "message"), [
     ("jump host unknown", f"host key of jump host 127.0.0.1:{JUMP_PORT} is not in"),
     ("jump host changed", f"host key for jump host 127.0.0.1:{JUMP_PORT} CHANGED"),
-    ("target unknown", "host key of dev-01:22 via 127.0.0.1:2210 is not in"),
+    ("target unknown", f"host key of dev-01:22 via 127.0.0.1:{JUMP_PORT} is not in"),
 ])
 def test_a_host_key_not_known_on_the_jump_path_is_refused_and_nothing_changes(
         tmp_path: Path, jump_host: str, monkeypatch: pytest.MonkeyPatch, case: str,
