@@ -16,7 +16,9 @@ NL='
 '
 say() { printf '%s\n' "$*"; }
 fsha() { _r=$($SHA < "$1" 2>/dev/null) || return 1; printf '%s' "${_r%% *}"; }
-if stat -c %a / >/dev/null 2>&1; then
+# GNU/busybox stat (-c) or BSD stat (-f): Linux has both /proc/self/stat and
+# a stat with -c, so only other systems pay a process to find out.
+if [ -e /proc/self/stat ] || stat -c %a / >/dev/null 2>&1; then
   fmode() { stat -c %a "$1" 2>/dev/null; }
   fdevs() { stat -c %d -- "$@" 2>/dev/null; }
   modes() { [ $# -gt 0 ] || return 0; stat -c %a -- "$@" 2>/dev/null; }
