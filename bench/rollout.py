@@ -18,9 +18,7 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -28,7 +26,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.insert(0, str(REPO / "bench"))
 
+from measure import timed  # noqa: E402
 from testfleet_helpers import HOSTS, reset_all_hosts, ssh_connection_count  # noqa: E402
 
 PLAYBOOK = "playbooks/agents-framework.yml"
@@ -38,16 +38,10 @@ REMOTE_STEPS = {"prepare", "stage", "activate", "commit", "rollback", "probe"}
 
 def run(*args: str) -> tuple[dict[str, object], float, float]:
     """Run the fleet CLI; return its JSON, wall seconds and controller CPU seconds."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "fleet", *args, "-i", INVENTORY, "--json"],
-                          cwd=REPO, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    done = timed([sys.executable, "-m", "fleet", *args, "-i", INVENTORY, "--json"])
     if done.returncode != 0:
         raise SystemExit(f"fleet {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
-    return json.loads(done.stdout), wall, cpu
+    return json.loads(done.stdout), done.wall_s, done.cpu_s
 
 
 def round_trips(run_id: str) -> Counter[str]:

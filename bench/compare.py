@@ -1,0 +1,360 @@
+"""fleet against ansible-core and a paramiko floor, on the same hosts, in one run.
+
+Usage (not part of CI; needs the bench extra: pip install -e '.[bench]'):
+
+    python3 bench/compare.py [--hosts 20 50] [--runs 5] [--write docs/benchmarks.md]
+
+For each fleet size it brings up that many SSH hosts (bench/benchfleet.py),
+then, ``--runs`` times, for each of the three programs in turn: resets every
+host to the seeded state (not timed), and times (a) a full rollout, (b) a rerun
+with nothing to change, (c) a fleet-wide rollback, each as the whole program
+(process start-up included):
+
+- fleet:   ``fleet rollout|rollback bench/agents-bench.yml``
+- Ansible: ``ansible-playbook bench/ansible/rollout.yml|rollback.yml``
+- floor:   ``bench/floor.py rollout|rerun|rollback``
+
+All three: canary 1 then batches of 10, forks 10, host keys checked against
+.bench/known_hosts, the same key. It also counts, once per program and
+operation (untimed passes where counting would slow a program down): remote
+round trips per host (fleet: remote steps from its run log; Ansible: SSH
+commands and file transfers from ``-vvv``; floor: commands and SFTP requests),
+bytes sent to the hosts (their eth0 receive counters) and controller CPU
+seconds (the program and every process it started, Ansible's SSH control
+masters included). Then, at the largest size, fleet's peak memory with every
+host in flight at once (one batch, forks = hosts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+WORK = REPO / ".bench"
+sys.path.insert(0, str(BENCH))
+
+import benchfleet  # noqa: E402
+from measure import Timed, timed  # noqa: E402
+
+PLAYBOOK = BENCH / "agents-bench.yml"
+HOME = "/home/tester"
+TARGET = f"{HOME}/.claude/agents"
+BACKUP_DIR = f"{HOME}/.local/state/bench-backup"
+CONTROL_DIR = Path("/tmp/fleet-bench-cp")   # short: ssh limits ControlPath length
+OPERATIONS = ("rollout", "rerun", "rollback")
+PROGRAMS = ("fleet", "ansible", "floor")
+
+# The tests' seeded state (tests/integration/testfleet_helpers.py): two unrelated
+# files and the old version of one file the release replaces; no state of any tool.
+RESET = """
+set -eu
+for pid in $(pgrep -u tester || true); do
+    [ "$(cat /proc/$pid/comm 2>/dev/null)" = sshd ] || kill -9 "$pid" 2>/dev/null || true
+done
+rm -rf /home/tester/.claude /home/tester/.local/state /home/tester/.ansible
+umask 022
+T=/home/tester/.claude/agents
+mkdir -p "$T/custom"
+printf 'my own notes, not fleet'"'"'s\\n' > "$T/my-notes.md"
+printf '# agent x\\nhand-made, private\\n' > "$T/custom/agent-x.md"
+chmod 0600 "$T/custom/agent-x.md"
+printf 'old workflow\\n' > "$T/COMMON_WORKFLOW.md"
+chown -R tester:tester /home/tester/.claude
+"""
+
+
+def docker_sh(name: str, script: str) -> str:
+    return subprocess.run(["docker", "exec", f"fleet-{name}", "sh", "-c", script],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def on_all(names: list[str], script: str) -> list[str]:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return list(pool.map(lambda n: docker_sh(n, script), names))
+
+
+def rx_bytes(names: list[str]) -> int:
+    return sum(int(x) for x in on_all(names, "cat /sys/class/net/eth0/statistics/rx_bytes"))
+
+
+def write_release() -> dict[str, object]:
+    """.bench/release.json: what the Ansible playbook and the floor deploy and expect."""
+    book = yaml.safe_load(PLAYBOOK.read_text())
+    source = (PLAYBOOK.parent / book["source"]).resolve()
+    files = []
+    readback = []
+    for name in book["files"]:
+        data = (source / name).read_bytes()
+        files.append({"name": name, "mode": (source / name).stat().st_mode & 0o7777})
+        readback += [f"size {len(data)} {name}", f"{hashlib.sha256(data).hexdigest()}  {name}"]
+    contains = next(c for c in book["checks"] if c["type"] == "contains")
+    release: dict[str, object] = {
+        "target": TARGET, "backup_dir": BACKUP_DIR, "source_dir": str(source),
+        "release_files": files, "marker_file": contains["file"], "marker": contains["pattern"],
+        "expected_readback": readback}
+    (WORK / "release.json").write_text(json.dumps(release, indent=1))
+    return release
+
+
+# --------------------------------------------------------------------------- programs
+
+
+def fleet_argv(operation: str) -> list[str]:
+    command = "rollback" if operation == "rollback" else "rollout"
+    return [sys.executable, "-m", "fleet", command, str(PLAYBOOK),
+            "-i", str(WORK / "inventory.yml"), "--json"]
+
+
+def ansible_env() -> dict[str, str]:
+    return {
+        "ANSIBLE_CONFIG": str(BENCH / "ansible" / "ansible.cfg"),
+        "ANSIBLE_FORKS": "10",
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(CONTROL_DIR),
+        "ANSIBLE_SSH_ARGS": ("-C -o ControlMaster=auto -o ControlPersist=60s "
+                             f"-o UserKnownHostsFile={WORK / 'known_hosts'} "
+                             "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"),
+        "ANSIBLE_LOCAL_TEMP": "/tmp/fleet-bench-ansible-tmp",
+    }
+
+
+def ansible_argv(operation: str, verbose: bool = False) -> list[str]:
+    book = "rollback.yml" if operation == "rollback" else "rollout.yml"
+    argv = [shutil.which("ansible-playbook") or "ansible-playbook",
+            str(BENCH / "ansible" / book), "-i", str(WORK / "ansible-hosts.yml"),
+            "-e", f"@{WORK / 'release.json'}"]
+    return [*argv, "-vvv"] if verbose else argv
+
+
+def floor_argv(operation: str) -> list[str]:
+    return [sys.executable, str(BENCH / "floor.py"), operation, "--forks", "10"]
+
+
+def control_masters_cpu_and_stop() -> float:
+    """CPU seconds of Ansible's SSH control masters (not its children: they
+    detach), read from /proc before they are stopped."""
+    clock = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            if str(CONTROL_DIR).encode() not in cmdline:
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / clock
+            os.kill(int(proc.name), signal.SIGTERM)
+        except (OSError, ProcessLookupError, IndexError):
+            continue
+    time.sleep(0.2)
+    shutil.rmtree(CONTROL_DIR, ignore_errors=True)
+    return total
+
+
+@dataclass
+class Sample:
+    wall_s: float
+    cpu_s: float
+    max_rss_mb: float
+
+
+@dataclass
+class Cell:
+    """One program × operation at one fleet size."""
+
+    samples: list[Sample] = field(default_factory=list)
+    round_trips: float = 0.0
+    round_trips_note: str = ""
+    bytes_per_host: float = 0.0
+
+    def wall_median(self) -> float:
+        return statistics.median(s.wall_s for s in self.samples)
+
+    def wall_min(self) -> float:
+        return min(s.wall_s for s in self.samples)
+
+    def cpu_median(self) -> float:
+        return statistics.median(s.cpu_s for s in self.samples)
+
+
+def run_program(program: str, operation: str) -> tuple[Timed, float]:
+    """Run one program's operation; return its measure and extra CPU (control masters)."""
+    if program == "fleet":
+        done = timed(fleet_argv(operation))
+    elif program == "ansible":
+        done = timed(ansible_argv(operation), env=ansible_env())
+    else:
+        done = timed(floor_argv(operation))
+    extra = control_masters_cpu_and_stop() if program == "ansible" else 0.0
+    if done.returncode != 0:
+        sys.exit(f"{program} {operation} exited {done.returncode}:\n"
+                 f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done, extra
+
+
+def fleet_round_trips(done: Timed) -> float:
+    result = json.loads(done.stdout)
+    log = REPO / ".fleet" / "runs" / f"{result['run_id']}.jsonl"
+    counts: dict[str, int] = {}
+    for line in log.read_text().splitlines():
+        event = json.loads(line)
+        if event["event"] == "StepStarted" and event["step"] not in {"connect", "check"}:
+            counts[event["host"]] = counts.get(event["host"], 0) + 1
+    return statistics.median(counts.values())
+
+
+def ansible_round_trips(operation: str, hosts: int) -> tuple[float, str]:
+    """SSH commands and file transfers per host, from one untimed ``-vvv`` run."""
+    done = timed(ansible_argv(operation, verbose=True), env=ansible_env())
+    control_masters_cpu_and_stop()
+    if done.returncode != 0:
+        sys.exit(f"ansible -vvv {operation} exited {done.returncode}:\n{done.stdout[-3000:]}")
+    execs = len(re.findall(r"SSH: EXEC ssh ", done.stdout))
+    puts = len(re.findall(r"SSH: EXEC (?:sftp|scp) ", done.stdout))
+    return (execs + puts) / hosts, f"{execs / hosts:g} commands + {puts / hosts:g} file transfers"
+
+
+def measure_size(count: int, runs: int) -> dict[str, dict[str, Cell]]:
+    benchfleet.up(count)
+    names = [benchfleet.host_name(i) for i in range(1, count + 1)]
+    write_release()
+    cells = {p: {o: Cell() for o in OPERATIONS} for p in PROGRAMS}
+    for run in range(runs):
+        for program in PROGRAMS:
+            on_all(names, RESET)
+            for operation in OPERATIONS:
+                before = rx_bytes(names) if run == 0 else 0
+                done, extra = run_program(program, operation)
+                cell = cells[program][operation]
+                cell.samples.append(Sample(done.wall_s, done.cpu_s + extra, done.max_rss_mb))
+                if run == 0:
+                    cell.bytes_per_host = (rx_bytes(names) - before) / count
+                    if program == "fleet":
+                        cell.round_trips = fleet_round_trips(done)
+                    elif program == "floor":
+                        counts = json.loads(done.stdout.strip().splitlines()[-1])
+                        cell.round_trips = (counts["commands_per_host"]
+                                            + counts["sftp_requests_per_host"])
+                        cell.round_trips_note = (
+                            f"{counts['commands_per_host']:g} commands + "
+                            f"{counts['sftp_requests_per_host']:g} SFTP requests")
+            print(f"{count} hosts, run {run + 1}/{runs}, {program}: " + ", ".join(
+                f"{o} {cells[program][o].samples[-1].wall_s:.2f} s" for o in OPERATIONS),
+                flush=True)
+    on_all(names, RESET)
+    for operation in OPERATIONS:
+        if operation == "rerun":
+            ansible_round_trips("rollout", count)   # the rerun needs a rollout first
+        trips, note = ansible_round_trips(operation, count)
+        cells["ansible"][operation].round_trips = trips
+        cells["ansible"][operation].round_trips_note = note
+    return cells
+
+
+def memory_all_in_flight(count: int) -> float:
+    """fleet's peak RSS (MB) rolling out to every host at once."""
+    book = yaml.safe_load(PLAYBOOK.read_text())
+    book["source"] = str((PLAYBOOK.parent / book["source"]).resolve())
+    book["strategy"].update({"canary": 0, "batch_size": count, "forks": count})
+    wide = WORK / "agents-wide.yml"
+    wide.write_text(yaml.safe_dump(book, sort_keys=False))
+    names = [benchfleet.host_name(i) for i in range(1, count + 1)]
+    on_all(names, RESET)
+    done = timed([sys.executable, "-m", "fleet", "rollout", str(wide),
+                  "-i", str(WORK / "inventory.yml"), "--json"])
+    if done.returncode != 0:
+        sys.exit(f"fleet rollout, all in flight, exited {done.returncode}:\n{done.stderr}")
+    return done.max_rss_mb
+
+
+# --------------------------------------------------------------------------- report
+
+
+LABELS = {"rollout": "full rollout", "rerun": "rerun, nothing to change",
+          "rollback": "fleet-wide rollback"}
+
+
+def render(results: dict[int, dict[str, dict[str, Cell]]], runs: int,
+           memory: tuple[int, float]) -> str:
+    ansible_version = subprocess.run(["ansible-playbook", "--version"], capture_output=True,
+                                     text=True, check=False).stdout.splitlines()[0]
+    import paramiko
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d', time.gmtime())}: {runs} runs of each, "
+        f"{os.cpu_count()} cores shared by the controller and every host container; "
+        f"Python {platform.python_version()}, {ansible_version.strip()}, "
+        f"paramiko {paramiko.__version__}, OpenSSH client "
+        f"{subprocess.run(['ssh', '-V'], capture_output=True, text=True).stderr.strip()}.",
+        "Times are whole programs (start-up included), wall seconds; CPU is the "
+        "controller's (user + system, every process the program started).",
+        "",
+    ]
+    for count, cells in results.items():
+        lines += [f"### {count} hosts", "",
+                  "| operation | program | median (s) | min (s) | controller CPU median (s) "
+                  "| round trips per host | KB sent per host |",
+                  "|---|---|---|---|---|---|---|"]
+        for operation in OPERATIONS:
+            for program in PROGRAMS:
+                cell = cells[program][operation]
+                trips = f"{cell.round_trips:g}" + (
+                    f" ({cell.round_trips_note})" if cell.round_trips_note else "")
+                lines.append(
+                    f"| {LABELS[operation]} | {program} | {cell.wall_median():.2f} "
+                    f"| {cell.wall_min():.2f} | {cell.cpu_median():.2f} | {trips} "
+                    f"| {cell.bytes_per_host / 1024:.0f} |")
+        lines += ["", "| operation | fleet / Ansible (median) | fleet / floor (median) "
+                  "| fleet / floor (min) |", "|---|---|---|---|"]
+        for operation in OPERATIONS:
+            fleet, ansible, floor = (cells[p][operation] for p in PROGRAMS)
+            lines.append(
+                f"| {LABELS[operation]} | {fleet.wall_median() / ansible.wall_median():.2f} "
+                f"({ansible.wall_median() / fleet.wall_median():.1f}× faster) "
+                f"| {fleet.wall_median() / floor.wall_median():.2f} "
+                f"| {fleet.wall_min() / floor.wall_min():.2f} |")
+        lines.append("")
+    lines.append(f"fleet's peak controller memory with all {memory[0]} hosts in flight at once "
+                 f"(one batch, forks {memory[0]}): {memory[1]:.0f} MB RSS.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, nargs="+", default=[20, 50])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--write", type=Path, default=None,
+                        help="replace the section between the compare markers in FILE")
+    args = parser.parse_args()
+    results = {count: measure_size(count, args.runs) for count in args.hosts}
+    memory = (max(args.hosts), memory_all_in_flight(max(args.hosts)))
+    text = render(results, args.runs, memory)
+    print(text)
+    if args.write:
+        start, end = "<!-- bench/compare.py start -->", "<!-- bench/compare.py end -->"
+        doc = args.write.read_text()
+        if start not in doc:
+            doc += f"\n{start}\n{end}\n"
+        head, rest = doc.split(start, 1)
+        _, tail = rest.split(end, 1)
+        args.write.write_text(f"{head}{start}\n{text}{end}{tail}")
+
+
+if __name__ == "__main__":
+    main()
