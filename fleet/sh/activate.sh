@@ -12,13 +12,40 @@ while [ "$j" -lt "$ND" ]; do
   mkdir -p "$T/$d" 2>/dev/null || { say "ERR mkdir $j"; exit 1; }
   j=$((j + 1))
 done
+# move_into FIRST DIR SOURCE...: move the staged files FIRST.. into DIR with
+# one mv (it renames its sources in order, each atomically); if it fails, name
+# the first file still staged.
+move_into() {
+  _k=$1
+  _to=$2
+  shift 2
+  [ $# -gt 0 ] || return 0
+  mv -f -- "$@" "$_to" 2>/dev/null && return 0
+  for _s in "$@"; do
+    if [ -e "$_s" ] || [ -L "$_s" ]; then break; fi
+    _k=$((_k + 1))
+  done
+  say "ERR activate $_k"
+  exit 1
+}
+# The playbook's order, one mv per run of files bound for the same folder.
+set --
+first=0
+cur=
 i=0
 while [ "$i" -lt "$N" ]; do
   getf "$i"
-  mv -f "$G/$i" "$T/$f" 2>/dev/null || { say "ERR activate $i"; exit 1; }
+  case $f in */*) dir=${f%/*} ;; *) dir= ;; esac
+  if [ $# -gt 0 ] && [ "$dir" != "$cur" ]; then
+    move_into "$first" "$T/${cur:+$cur/}" "$@"
+    set --
+  fi
+  if [ $# -eq 0 ]; then first=$i; cur=$dir; fi
+  set -- "$@" "$G/$i/${f##*/}"
   i=$((i + 1))
 done
-rmdir "$G" 2>/dev/null
+move_into "$first" "$T/${cur:+$cur/}" "$@"
+rm -rf "$G"
 say "STEP validate"
 if ! release_in "$T" names; then  # name the files that differ
   i=0

@@ -54,16 +54,17 @@ want_sums() {
     _i=$((_i + 1))
   done
 }
-# release_in DIR NAMED: are the N release files in DIR (named by index when NAMED
-# is "index", by their names otherwise) regular files with the right sha256 and
-# mode? Few processes however many files.
+# release_in DIR NAMED: are the N release files in DIR (staged as DIR/i/BASENAME
+# when NAMED is "index", by their names otherwise) regular files with the right
+# sha256 and mode? Few processes however many files.
 release_in() {
   _dir=$1
   _how=$2
   set --
   _i=0
   while [ "$_i" -lt "$N" ]; do
-    if [ "$_how" = index ]; then _p="$_dir/$_i"; else getf "$_i"; _p="$_dir/$f"; fi
+    getf "$_i"
+    if [ "$_how" = index ]; then _p="$_dir/$_i/${f##*/}"; else _p="$_dir/$f"; fi
     if [ -L "$_p" ] || [ ! -f "$_p" ]; then return 1; fi
     set -- "$@" "$_p"
     _i=$((_i + 1))

@@ -3,12 +3,11 @@ if [ -f "$S/current" ]; then
   { read -r crel; read -r crun; read -r ctime; } < "$S/current"
   if [ "$crel" = "$RELEASE" ] && release_in "$T" names; then say "UNCHANGED $crun"; exit 0; fi
 fi
-mkdir -p "$S" 2>/dev/null || { say "ERR state-dir"; exit 1; }
+[ -d "$S/backups" ] || mkdir -p "$S/backups" 2>/dev/null || { say "ERR state-dir"; exit 1; }
 if ! mkdir "$S/lock" 2>/dev/null; then say "LOCKED $(lockholder)"; exit 1; fi
 printf '%s\n' "$RUN" > "$S/lock/run"
 B="$S/backups/$RUN"
 abort() { rm -rf "$B" "$S/lock"; say "ERR $*"; exit 1; }
-mkdir -p "$S/backups" 2>/dev/null || abort state-dir
 say "STEP preflight"
 [ -L "$T" ] && abort target-link
 [ -e "$T" ] && [ ! -d "$T" ] && abort target-not-dir
@@ -28,7 +27,11 @@ if [ $# -eq 19 ] && [ "$6" = Mounted ]; then a1=${11}; a2=${17}; else
 for avail in "$a1" "$a2"; do
   [ "${avail:-0}" -ge "$NEED_KB" ] 2>/dev/null || abort space "${avail:-0}" "$NEED_KB"
 done
-mkdir "$B" "$B/e" || abort state-dir
+# The backup folder and one entry folder per release file: one mkdir.
+set -- "$B" "$B/e"
+i=0
+while [ "$i" -lt "$N" ]; do set -- "$@" "$B/e/$i"; i=$((i + 1)); done
+mkdir -- "$@" || abort state-dir
 printf '%s\n' "$RELEASE" > "$B/release" || abort state-dir
 if [ -f "$S/current" ]; then cp "$S/current" "$B/prev" || abort state-dir; fi
 # Record what does not exist yet, so rollback removes exactly what we make.
@@ -44,10 +47,6 @@ while [ "$j" -lt "$ND" ]; do
   j=$((j + 1))
 done
 say "STEP backup"
-set --
-i=0
-while [ "$i" -lt "$N" ]; do set -- "$@" "$B/e/$i"; i=$((i + 1)); done
-[ $# -eq 0 ] || mkdir -- "$@" || abort state-dir  # one process for all entries
 set --
 existing=
 i=0
@@ -92,6 +91,6 @@ if [ -n "$existing" ]; then
     if [ "$sum" = "$h" ]; then say "FILE $i same"; else say "FILE $i replace"; fi
   done
 fi
-mkdir -p "$T" 2>/dev/null || abort target-mkdir
+[ -d "$T" ] || mkdir -p "$T" 2>/dev/null || abort target-mkdir
 (cd -P "$T" && pwd -P) > "$B/tphys" 2>/dev/null || abort target-mkdir
 say READY

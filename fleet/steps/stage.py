@@ -1,7 +1,10 @@
 """Step 3, stage: stream the release as one tar on the script's stdin.
 
-Tar members are named by index (``0``, ``1``, …), so no file name, however
-odd, passes through tar or a shell word; the script verifies each by sha256.
+Tar member ``i`` is named ``i/BASENAME`` (PAX headers carry any name): each
+file lands in its own numbered folder under its final name, so activation can
+move a whole folder's files with one ``mv`` (in the playbook's order) while no
+two names can collide in staging. No name passes through a shell word; the
+script verifies each file by sha256.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from fleet.steps.messages import failure_text
 
 
 def pack(release: Release, mtime: float | None = None) -> bytes:
-    """Return the release as an uncompressed tar whose members are ``0..N-1``."""
+    """Return the release as an uncompressed tar whose members are ``i/BASENAME``."""
     buffer = io.BytesIO()
     stamp = time.time() if mtime is None else mtime
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT,
+                      encoding="utf-8", errors="surrogateescape") as tar:
         for index, file in enumerate(release.files):
             data = file.source.read_bytes()
-            info = tarfile.TarInfo(str(index))
+            info = tarfile.TarInfo(f"{index}/{file.name.rsplit('/', 1)[-1]}")
             info.size = len(data)
             info.mode = file.mode & 0o777
             info.mtime = int(stamp)

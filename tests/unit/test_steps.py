@@ -62,12 +62,13 @@ def test_every_rendered_script_is_valid_sh(tmp_path: Path) -> None:
         assert "sub/b c.md" not in script.text or "'sub/b c.md'" in script.text
 
 
-def test_stage_tar_names_members_by_index(tmp_path: Path) -> None:
+def test_stage_tar_puts_each_file_in_its_index_folder_under_its_basename(
+        tmp_path: Path) -> None:
     import io
     import tarfile
     ctx = make_ctx(tmp_path)
     with tarfile.open(fileobj=io.BytesIO(stage.pack(ctx.release, mtime=0))) as tar:
-        assert tar.getnames() == ["0", "1"]
+        assert tar.getnames() == ["0/a.md", "1/b c.md"]
         assert [m.mode for m in tar.getmembers()] == [0o644, 0o644]
 
 
