@@ -8,6 +8,7 @@ controller, so the same snippet serves ``checks`` and ``health``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,6 +80,19 @@ def label(check: Check | HealthCheck) -> str:
         case MemoryCheck():
             return f"memory of {check.process!r} ≤ {check.max_mb:g} MB"
     raise AssertionError(check)  # pragma: no cover - the union is closed
+
+
+def host_limit(check: Check) -> int | None:
+    """The largest ``VALUE`` the host may report for ``check`` to pass, in the
+    snippet's own unit (µs, KB), so the host can judge it as :func:`judge`
+    does: ``raw / 1000 <= max_ms`` holds for an integer ``raw`` exactly when
+    ``raw <= floor(max_ms * 1000)``. None: the check reports no value."""
+    match check:
+        case AccessTimeCheck():
+            return math.floor(round(check.max_ms * 1000, 6))
+        case MemoryCheck():
+            return math.floor(round(check.max_mb * 1024, 6))
+    return None
 
 
 def snippet(k: int, check: Check | HealthCheck) -> tuple[list[str], str]:

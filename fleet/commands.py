@@ -82,16 +82,19 @@ def render(
     *,
     snippets: Sequence[str] = (),
     stdin: bytes | None = None,
+    then: Sequence[str] = (),
 ) -> Script:
     """Render the script ``fleet/sh/<name>.sh`` with its variables.
 
     ``extra`` holds already-quoted assignment lines (see :func:`indexed`);
     ``snippets`` are fleet's own shell fragments placed where the body says
-    ``run_snippets`` is called (they reference variables only, never values).
+    ``run_snippets`` is called (they reference variables only, never values);
+    ``then`` names more bodies run after this one in the same script (a body
+    that ends with ``exit`` stops them).
     """
     lines = [assign(k, v) for k, v in variables.items()]
     lines.extend(extra)
-    body = _source(name)
     snippet_fn = "run_snippets() {\n" + ("\n".join(snippets) or ":") + "\n}\n"
-    text = "\n".join([*lines, _source("prelude"), snippet_fn, body])
+    bodies = [_source(part) for part in (name, *then)]
+    text = "\n".join([*lines, _source("prelude"), snippet_fn, *bodies])
     return Script(name=name, text=text, stdin=stdin)

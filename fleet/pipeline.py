@@ -101,10 +101,15 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
         runner.step("stage", lambda: stage.parse(
             runner.send(stage.script(ctx, job.payload)), ctx, host.name))
         runner.boundary()
-        runner.step("activate", lambda: activate.parse(
-            runner.send(activate.script(ctx)), ctx, host.name),
-            lambda outcomes: f"{len(outcomes)} checks passed")
-        runner.step("commit", lambda: commit.parse(runner.send(commit.script(ctx)), ctx, host.name))
+        activated = runner.step("activate", lambda: activate.parse(
+            runner.send(activate.script(ctx, commit=True)), ctx, host.name),
+            lambda done: f"{len(done.outcomes)} checks passed"
+            + (", committed in the same round trip" if done.committed else ""))
+        if activated.committed:
+            runner.step("commit", lambda: None, lambda _: "with activate, no round trip of its own")
+        else:
+            runner.step("commit", lambda: commit.parse(runner.send(commit.script(ctx)), ctx,
+                                                       host.name))
         return _finish(job, host, start, HostStatus.DEPLOYED, release=ctx.release.id,
                        prepared=prepared, touched=True)
     except _Stopped:

@@ -47,6 +47,30 @@ done
 move_into "$first" "$T/${cur:+$cur/}" "$@"
 rm -rf "$G"
 say "STEP validate"
+# The host's own verdict on the checks (the controller judges them again):
+# every check answered, each within its limit L<k>, no file off the release.
+_failed=0
+_checked=0
+verdict() {  # verdict K WORD [ARG]
+  _checked=$((_checked + 1))
+  case $2 in
+    OK) ;;
+    EXIT) [ "$3" = 0 ] || _failed=1 ;;
+    VALUE)
+      eval "_lim=\${L$1-}"
+      case $_lim:$3 in
+        :*|*:|*[!0-9:]*) _failed=1 ;;
+        *) [ "$3" -le "$_lim" ] || _failed=1 ;;
+      esac ;;
+    *) _failed=1 ;;
+  esac
+}
+say() {
+  printf '%s\n' "$*"
+  case $* in
+    "CHECK "*) _v=$*; set -f; set -- $_v; set +f; verdict "$2" "$3" "${4-}" ;;
+  esac
+}
 if ! release_in "$T" names; then  # name the files that differ
   i=0
   while [ "$i" -lt "$N" ]; do
@@ -58,3 +82,7 @@ if ! release_in "$T" names; then  # name the files that differ
 fi
 run_snippets
 say VALIDATED
+# Commit in this same round trip (the commit body follows) only when the host
+# judged every check a pass; otherwise the controller decides.
+if [ "$COMMIT_HERE" != 1 ] || [ "$_failed" != 0 ] || [ "$_checked" != "$NCHK" ]; then exit 0; fi
+say "STEP commit"

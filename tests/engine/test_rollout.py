@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
+
+import pytest
 
 from fleet.commands import CommandResult
-from fleet.events import BatchStarted, StepStarted
+from fleet.events import BatchStarted, StepFinished, StepStarted
 from fleet.outcome import HostStatus, Outcome
 from fleet.transport.fake import result
 from fleet.transport.local import LocalTransport
@@ -156,3 +159,38 @@ def test_lock_held_by_another_run_is_refused_with_its_id(world: World) -> None:
     assert "other-run-42" in (res.hosts[0].error or "")
     assert world.snapshot() == before
     assert (lock / "run").read_text() == "other-run-42\n"
+
+
+def test_the_host_commits_in_the_activate_round_trip_when_every_check_passes(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str] = []
+    real_run = LocalTransport.run
+
+    def counting_run(self: LocalTransport, command: str, **kwargs: Any) -> CommandResult:
+        sent.append(self.host)
+        return real_run(self, command, **kwargs)
+
+    monkeypatch.setattr(LocalTransport, "run", counting_run)
+    res, rec = world.run(world.playbook())
+    assert res.outcome is Outcome.SUCCESS
+    assert sent.count("h1") == 3  # prepare, stage, activate+validate+commit
+    commits = [e for e in rec.events if isinstance(e, StepFinished) and e.step == "commit"]
+    assert len(commits) == 6
+    assert all(e.ok and "no round trip" in (e.detail or "") for e in commits)
+    for host in world.hosts:
+        current = (world.state(host.name) / "current").read_text().splitlines()
+        assert current[:2] == [res.release, "run-1"]
+        assert not (world.state(host.name) / "lock").exists()
+
+
+def test_a_value_check_over_its_limit_is_not_committed_by_the_host(world: World) -> None:
+    before = world.snapshot()
+    playbook = world.playbook()
+    with playbook.open("a") as out:  # the shells running the script use far more than 1 KB
+        out.write("  - {type: memory, process: sh, max_mb: 0.001}\n")
+    res, rec = world.run(playbook)
+    assert res.outcome is Outcome.ROLLED_BACK
+    assert "memory of 'sh'" in (res.hosts[0].error or "")
+    assert not any(isinstance(e, StepStarted) and e.step == "commit" for e in rec.events)
+    assert world.snapshot() == before
+    assert not (world.state("h1") / "current").exists()

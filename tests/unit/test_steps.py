@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet.checks import judge
+from fleet.checks import host_limit, judge
 from fleet.commands import CommandResult, assign
 from fleet.errors import RollbackFailed, StepFailed
 from fleet.playbook import AccessTimeCheck, CommandCheck, MemoryCheck, NonEmptyCheck
@@ -90,7 +90,7 @@ def test_prepare_answers(tmp_path: Path) -> None:
 def test_activate_names_each_failed_check(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path)
     ok = "STEP activate\nSTEP validate\nCHECK 0 OK\nCHECK 1 EXIT 0\nVALIDATED\n"
-    assert [o.ok for o in activate.parse(out(ok), ctx, "h")] == [True, True]
+    assert [o.ok for o in activate.parse(out(ok), ctx, "h").outcomes] == [True, True]
     bad = ("STEP activate\nSTEP validate\nCHECK sha FAIL 1\nCHECK 0 FAIL 1\nCHECK 1 EXIT 3\n"
            "VALIDATED\n")
     with pytest.raises(StepFailed) as info:
@@ -104,6 +104,30 @@ def test_activate_names_each_failed_check(tmp_path: Path) -> None:
         activate.parse(out("STEP activate\nERR activate 0\n", 1), ctx, "h")
     assert info.value.step == "activate"
     assert "'a.md'" in info.value.message
+
+
+def test_activate_says_whether_the_host_committed_in_the_same_round_trip(
+        tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    checks = "STEP activate\nSTEP validate\nCHECK 0 OK\nCHECK 1 EXIT 0\nVALIDATED\n"
+    assert activate.parse(out(checks), ctx, "h").committed is False
+    done = activate.parse(out(checks + "STEP commit\nCOMMITTED\n"), ctx, "h")
+    assert done.committed is True
+    # the commit part failed: the checks still passed, the commit step is sent alone
+    lost = activate.parse(out(checks + "STEP commit\nERR lost-lock other\n", 1), ctx, "h")
+    assert lost.committed is False
+    assert [o.ok for o in lost.outcomes] == [True, True]
+
+
+@pytest.mark.parametrize(("max_ms", "raw", "ok"), [
+    (0.29, 290, True), (0.29, 291, False), (50, 50_000, True), (50, 50_001, False),
+    (0.001, 1, True), (0.001, 2, False)])
+def test_host_limit_agrees_with_the_judge(max_ms: float, raw: int, ok: bool) -> None:
+    check = AccessTimeCheck(type="access_time", max_ms=max_ms)
+    limit = host_limit(check)
+    assert limit is not None
+    assert (raw <= limit) is ok
+    assert judge(check, ["VALUE", str(raw)]).ok is ok
 
 
 def test_a_check_that_gives_no_answer_fails(tmp_path: Path) -> None:
