@@ -111,12 +111,24 @@ enter_target() {
   [ -f "$1" ] || return 0
   [ -L "$T" ] && return 1
   cd -P "$T" 2>/dev/null || return 1
-  [ "$(pwd -P)" = "$(cat "$1")" ] || return 1
+  _w=$(pwd -P)
+  _fl=
+  _x=
+  # one line (the usual case) is read without a process; else all of it
+  if { IFS= read -r _fl && ! IFS= read -r _x && [ -z "$_x" ]; } < "$1"; then
+    [ "$_w" = "$_fl" ] || return 1
+  else
+    [ "$_w" = "$(cat "$1")" ] || return 1
+  fi
   T=.
 }
 # Where a run stages files: on the target's filesystem (so mv is an atomic
 # rename) but never inside the target.
 stagedir() {
+  if [ -z "${_gpre+x}" ] && [ -f "$S/backups/$RUN/gpre" ]; then  # prepare's decision
+    firstline "$S/backups/$RUN/gpre"
+    [ -z "$_fl" ] || _gpre=$_fl
+  fi
   if [ -z "${_gpre+x}" ]; then  # decided once per script, before T may become "."
     _p=$T
     while [ ! -d "$_p" ]; do _p=$(dirname "$_p"); done
@@ -130,4 +142,5 @@ stagedir() {
   G="$_gpre$1"
 }
 # Recorded timestamps, UTC.
-now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+# NOW comes from the controller where it can (one process fewer).
+now() { if [ -n "${NOW:-}" ]; then printf '%s\n' "$NOW"; else date -u +%Y-%m-%dT%H:%M:%SZ; fi; }

@@ -68,12 +68,19 @@ while [ "$i" -lt "$N" ]; do
   i=$((i + 1))
 done
 if [ -n "$existing" ]; then
-  # Verify every copy against its original: one sha256 process for each side.
-  originals=$(shas "$@")
+  # Verify every copy against its original: one sha256 process for both sides.
   perms=$(modes "$@")
-  set --
+  k=$#
   for i in $existing; do set -- "$@" "$B/e/$i/old"; done
-  copies=$(shas "$@")
+  copies=$(shas "$@")$NL
+  originals=
+  while [ "$k" -gt 0 ]; do
+    originals="$originals${copies%%"$NL"*}$NL"
+    copies=${copies#*"$NL"}
+    k=$((k - 1))
+  done
+  originals=${originals%"$NL"}
+  copies=${copies%"$NL"}
   if [ "$originals" != "$copies" ]; then
     for i in $existing; do  # tell which one (or find the names that broke the lines)
       getf "$i"
@@ -93,4 +100,9 @@ if [ -n "$existing" ]; then
 fi
 [ -d "$T" ] || mkdir -p "$T" 2>/dev/null || abort target-mkdir
 (cd -P "$T" && pwd -P) > "$B/tphys" 2>/dev/null || abort target-mkdir
+# Where this run stages, decided once here for stage and activate (a path
+# with a newline is left for them to find again).
+if stagedir "$RUN"; then
+  case $_gpre in *"$NL"*) ;; *) printf '%s\n' "$_gpre" > "$B/gpre" ;; esac
+fi
 say READY

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fleet.checks import CheckOutcome, host_limit, judge, snippet
 from fleet.commands import CommandResult, Script, assign, render
 from fleet.errors import StepFailed
+from fleet.steps.commit import utc_now
 from fleet.steps.context import DeployContext
 from fleet.steps.messages import failure_text
 
@@ -42,7 +43,7 @@ def script(ctx: DeployContext, *, commit: bool = False) -> Script:
             extra.append(assign(f"L{k}", limit))
         snippets.append(text)
     extra += [assign("NCHK", len(ctx.checks)), assign("COMMIT_HERE", int(commit)),
-              assign("KEEP", ctx.keep)]
+              assign("KEEP", ctx.keep), assign("NOW", utc_now())]
     return render("activate", ctx.base_vars(), extra, snippets=snippets,
                   then=("commit",) if commit else ())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fleet.commands import CommandResult, Script, render
 from fleet.errors import StepFailed
 from fleet.steps.context import DeployContext
@@ -10,7 +12,12 @@ from fleet.steps.messages import failure_text
 
 def script(ctx: DeployContext) -> Script:
     """Render the commit script."""
-    return render("commit", {**ctx.base_vars(), "KEEP": ctx.keep})
+    return render("commit", {**ctx.base_vars(), "KEEP": ctx.keep, "NOW": utc_now()})
+
+
+def utc_now() -> str:
+    """The commit time the host records, from the controller's clock (UTC, seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def parse(result: CommandResult, ctx: DeployContext, host: str) -> None:
