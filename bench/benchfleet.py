@@ -34,6 +34,7 @@ PROJECT = "fleet-bench"
 IMAGE = "fleet-sshd-test:local"
 KEY = REPO / ".testfleet" / "id_ed25519"
 BASE_PORT = 2300
+WRITABLE = (".claude", ".local", ".ansible")
 
 
 def host_name(i: int) -> str:
@@ -51,6 +52,12 @@ def compose_file(count: int, pubkey: str) -> dict[str, object]:
             "environment": {"AUTHORIZED_KEYS": pubkey},
             "ports": [f"127.0.0.1:{BASE_PORT + i}:22"],
             "networks": ["bench"],
+            # Where the three programs write (target, state and backups,
+            # Ansible's temp files) is a tmpfs, as fast as a real disk's
+            # page cache; the image's own filesystem here is fuse-overlayfs
+            # (see docs/benchmarks.md), where one mkdir costs ~15 ms.
+            "tmpfs": [f"/home/tester/{folder}:uid=1000,gid=1000,mode=0755"
+                      for folder in WRITABLE],
         }
     return {"services": services, "networks": {"bench": {"name": "fleet-benchnet"}}}
 

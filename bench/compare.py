@@ -15,14 +15,13 @@ with nothing to change, (c) a fleet-wide rollback, each as the whole program
 - floor:   ``bench/floor.py rollout|rerun|rollback``
 
 All three: canary 1 then batches of 10, forks 10, host keys checked against
-.bench/known_hosts, the same key. It also counts, once per program and
-operation (untimed passes where counting would slow a program down): remote
-round trips per host (fleet: remote steps from its run log; Ansible: SSH
-commands and file transfers from ``-vvv``; floor: commands and SFTP requests),
-bytes sent to the hosts (their eth0 receive counters) and controller CPU
-seconds (the program and every process it started, Ansible's SSH control
-masters included). Then, at the largest size, fleet's peak memory with every
-host in flight at once (one batch, forks = hosts).
+.bench/known_hosts, the same key. In the first run it also counts, per host:
+SSH round trips (the sessions each host's sshd started: one per command, file
+transfer or SFTP session; the floor also reports its SFTP requests) and bytes
+sent to the hosts (their eth0 receive counters); every run measures the
+controller's CPU seconds (the program and every process it started, Ansible's
+SSH control masters included). Then, at the largest size, fleet's peak memory
+with every host in flight at once (one batch, forks = hosts).
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import shutil
 import signal
 import statistics
@@ -63,12 +61,15 @@ PROGRAMS = ("fleet", "ansible", "floor")
 
 # The tests' seeded state (tests/integration/testfleet_helpers.py): two unrelated
 # files and the old version of one file the release replaces; no state of any tool.
+# The three folders are tmpfs mounts (bench/benchfleet.py): emptied, not removed.
 RESET = """
 set -eu
 for pid in $(pgrep -u tester || true); do
     [ "$(cat /proc/$pid/comm 2>/dev/null)" = sshd ] || kill -9 "$pid" 2>/dev/null || true
 done
-rm -rf /home/tester/.claude /home/tester/.local/state /home/tester/.ansible
+for d in /home/tester/.claude /home/tester/.local /home/tester/.ansible; do
+    find "$d" -mindepth 1 -delete   # each is a tmpfs mount point (benchfleet.py)
+done
 umask 022
 T=/home/tester/.claude/agents
 mkdir -p "$T/custom"
@@ -88,6 +89,55 @@ def docker_sh(name: str, script: str) -> str:
 def on_all(names: list[str], script: str) -> list[str]:
     with ThreadPoolExecutor(max_workers=16) as pool:
         return list(pool.map(lambda n: docker_sh(n, script), names))
+
+
+def sessions(names: list[str]) -> int:
+    """SSH sessions the hosts' sshd started so far (one per command, file transfer
+    or SFTP session; sshd logs each at LogLevel VERBOSE)."""
+    def one(name: str) -> int:
+        logs = subprocess.run(["docker", "logs", f"fleet-{name}"], capture_output=True,
+                              check=True).stderr
+        return logs.count(b"Starting session: ")
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return sum(pool.map(one, names))
+
+
+def container_ids(names: list[str]) -> list[str]:
+    return subprocess.run(["docker", "inspect", "-f", "{{.Id}}",
+                           *[f"fleet-{n}" for n in names]],
+                          capture_output=True, text=True, check=True).stdout.split()
+
+
+def hosts_cpu(ids: list[str]) -> tuple[float, dict[int, float]]:
+    """CPU seconds the host containers used so far (cgroup v1 cpuacct, or v2
+    cpu.stat), and each fuse-overlayfs daemon's (they serve the containers'
+    filesystems on this machine, outside the containers' cgroups)."""
+    total = 0.0
+    for cid in ids:
+        v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
+        v2 = Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat")
+        if v1.exists():
+            total += int(v1.read_text()) / 1e9
+        elif v2.exists():
+            total += int(v2.read_text().split()[1]) / 1e6
+    clock = os.sysconf("SC_CLK_TCK")
+    daemons: dict[int, float] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if (proc / "comm").read_text().strip() == "fuse-overlayfs":
+                    fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                    daemons[int(proc.name)] = (int(fields[11]) + int(fields[12])) / clock
+            except OSError:
+                continue
+    return total, daemons
+
+
+def hosts_cpu_since(ids: list[str], before: tuple[float, dict[int, float]]) -> float:
+    """CPU seconds the hosts used since ``before`` (a daemon gone since is left out)."""
+    total, daemons = hosts_cpu(ids)
+    return (total - before[0]) + sum(cpu - before[1].get(pid, 0.0)
+                                     for pid, cpu in daemons.items())
 
 
 def rx_bytes(names: list[str]) -> int:
@@ -173,6 +223,7 @@ class Sample:
     wall_s: float
     cpu_s: float
     max_rss_mb: float
+    hosts_cpu_s: float
 
 
 @dataclass
@@ -183,6 +234,7 @@ class Cell:
     round_trips: float = 0.0
     round_trips_note: str = ""
     bytes_per_host: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
 
     def wall_median(self) -> float:
         return statistics.median(s.wall_s for s in self.samples)
@@ -192,6 +244,9 @@ class Cell:
 
     def cpu_median(self) -> float:
         return statistics.median(s.cpu_s for s in self.samples)
+
+    def hosts_cpu_median(self) -> float:
+        return statistics.median(s.hosts_cpu_s for s in self.samples)
 
 
 def run_program(program: str, operation: str) -> tuple[Timed, float]:
@@ -209,62 +264,60 @@ def run_program(program: str, operation: str) -> tuple[Timed, float]:
     return done, extra
 
 
-def fleet_round_trips(done: Timed) -> float:
+def fleet_run_log(done: Timed) -> tuple[float, dict[str, float]]:
+    """Remote round trips per host (median) and each step's median seconds, from
+    the run log of one fleet run."""
     result = json.loads(done.stdout)
     log = REPO / ".fleet" / "runs" / f"{result['run_id']}.jsonl"
     counts: dict[str, int] = {}
+    started: dict[tuple[str, str], float] = {}
+    took: dict[str, list[float]] = {}
     for line in log.read_text().splitlines():
         event = json.loads(line)
-        if event["event"] == "StepStarted" and event["step"] not in {"connect", "check"}:
-            counts[event["host"]] = counts.get(event["host"], 0) + 1
-    return statistics.median(counts.values())
-
-
-def ansible_round_trips(operation: str, hosts: int) -> tuple[float, str]:
-    """SSH commands and file transfers per host, from one untimed ``-vvv`` run."""
-    done = timed(ansible_argv(operation, verbose=True), env=ansible_env())
-    control_masters_cpu_and_stop()
-    if done.returncode != 0:
-        sys.exit(f"ansible -vvv {operation} exited {done.returncode}:\n{done.stdout[-3000:]}")
-    execs = len(re.findall(r"SSH: EXEC ssh ", done.stdout))
-    puts = len(re.findall(r"SSH: EXEC (?:sftp|scp) ", done.stdout))
-    return (execs + puts) / hosts, f"{execs / hosts:g} commands + {puts / hosts:g} file transfers"
+        if event["event"] == "StepStarted":
+            started[(event["host"], event["step"])] = event["ts"]
+            if event["step"] not in {"connect", "check"}:
+                counts[event["host"]] = counts.get(event["host"], 0) + 1
+        elif event["event"] == "StepFinished":
+            begun = started.get((event["host"], event["step"]))
+            if begun is not None:
+                took.setdefault(event["step"], []).append(event["ts"] - begun)
+    steps = {step: statistics.median(values) for step, values in took.items()}
+    return statistics.median(counts.values()), steps
 
 
 def measure_size(count: int, runs: int) -> dict[str, dict[str, Cell]]:
     benchfleet.up(count)
     names = [benchfleet.host_name(i) for i in range(1, count + 1)]
+    ids = container_ids(names)
     write_release()
     cells = {p: {o: Cell() for o in OPERATIONS} for p in PROGRAMS}
     for run in range(runs):
         for program in PROGRAMS:
             on_all(names, RESET)
             for operation in OPERATIONS:
-                before = rx_bytes(names) if run == 0 else 0
+                before = (rx_bytes(names), sessions(names)) if run == 0 else (0, 0)
+                host_before = hosts_cpu(ids)
                 done, extra = run_program(program, operation)
+                host_cpu = hosts_cpu_since(ids, host_before)
                 cell = cells[program][operation]
-                cell.samples.append(Sample(done.wall_s, done.cpu_s + extra, done.max_rss_mb))
+                cell.samples.append(Sample(done.wall_s, done.cpu_s + extra, done.max_rss_mb,
+                                           host_cpu))
                 if run == 0:
-                    cell.bytes_per_host = (rx_bytes(names) - before) / count
+                    cell.bytes_per_host = (rx_bytes(names) - before[0]) / count
+                    cell.round_trips = (sessions(names) - before[1]) / count
                     if program == "fleet":
-                        cell.round_trips = fleet_round_trips(done)
+                        _, cell.steps = fleet_run_log(done)
                     elif program == "floor":
                         counts = json.loads(done.stdout.strip().splitlines()[-1])
-                        cell.round_trips = (counts["commands_per_host"]
-                                            + counts["sftp_requests_per_host"])
-                        cell.round_trips_note = (
-                            f"{counts['commands_per_host']:g} commands + "
-                            f"{counts['sftp_requests_per_host']:g} SFTP requests")
+                        if counts["sftp_requests_per_host"]:
+                            cell.round_trips_note = (
+                                f"{counts['commands_per_host']:g} commands + 1 SFTP session "
+                                f"of {counts['sftp_requests_per_host']:g} requests")
             print(f"{count} hosts, run {run + 1}/{runs}, {program}: " + ", ".join(
                 f"{o} {cells[program][o].samples[-1].wall_s:.2f} s" for o in OPERATIONS),
                 flush=True)
     on_all(names, RESET)
-    for operation in OPERATIONS:
-        if operation == "rerun":
-            ansible_round_trips("rollout", count)   # the rerun needs a rollout first
-        trips, note = ansible_round_trips(operation, count)
-        cells["ansible"][operation].round_trips = trips
-        cells["ansible"][operation].round_trips_note = note
     return cells
 
 
@@ -302,15 +355,18 @@ def render(results: dict[int, dict[str, dict[str, Cell]]], runs: int,
         f"Python {platform.python_version()}, {ansible_version.strip()}, "
         f"paramiko {paramiko.__version__}, OpenSSH client "
         f"{subprocess.run(['ssh', '-V'], capture_output=True, text=True).stderr.strip()}.",
-        "Times are whole programs (start-up included), wall seconds; CPU is the "
-        "controller's (user + system, every process the program started).",
+        "Times are whole programs (start-up included), wall seconds. Controller CPU: user + "
+        "system seconds of the program and every process it started. Hosts' CPU: what the "
+        "host containers used (their cgroups, plus the fuse-overlayfs daemons serving "
+        "their filesystems), per host.",
         "",
     ]
     for count, cells in results.items():
         lines += [f"### {count} hosts", "",
                   "| operation | program | median (s) | min (s) | controller CPU median (s) "
-                  "| round trips per host | KB sent per host |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| hosts' CPU per host, median (ms) | SSH round trips per host "
+                  "| KB sent per host |",
+                  "|---|---|---|---|---|---|---|---|"]
         for operation in OPERATIONS:
             for program in PROGRAMS:
                 cell = cells[program][operation]
@@ -318,7 +374,8 @@ def render(results: dict[int, dict[str, dict[str, Cell]]], runs: int,
                     f" ({cell.round_trips_note})" if cell.round_trips_note else "")
                 lines.append(
                     f"| {LABELS[operation]} | {program} | {cell.wall_median():.2f} "
-                    f"| {cell.wall_min():.2f} | {cell.cpu_median():.2f} | {trips} "
+                    f"| {cell.wall_min():.2f} | {cell.cpu_median():.2f} "
+                    f"| {cell.hosts_cpu_median() / count * 1000:.0f} | {trips} "
                     f"| {cell.bytes_per_host / 1024:.0f} |")
         lines += ["", "| operation | fleet / Ansible (median) | fleet / floor (median) "
                   "| fleet / floor (min) |", "|---|---|---|---|"]
@@ -329,6 +386,11 @@ def render(results: dict[int, dict[str, dict[str, Cell]]], runs: int,
                 f"({ansible.wall_median() / fleet.wall_median():.1f}× faster) "
                 f"| {fleet.wall_median() / floor.wall_median():.2f} "
                 f"| {fleet.wall_min() / floor.wall_min():.2f} |")
+        lines.append("")
+        lines.append(f"fleet's steps at {count} hosts, median per host (s): " + "; ".join(
+            f"{operation}: " + ", ".join(f"{step} {secs:.3f}" for step, secs in
+                                         cells["fleet"][operation].steps.items())
+            for operation in OPERATIONS))
         lines.append("")
     lines.append(f"fleet's peak controller memory with all {memory[0]} hosts in flight at once "
                  f"(one batch, forks {memory[0]}): {memory[1]:.0f} MB RSS.")
@@ -342,6 +404,10 @@ def main() -> None:
     parser.add_argument("--write", type=Path, default=None,
                         help="replace the section between the compare markers in FILE")
     args = parser.parse_args()
+    # Byte-code compiled once, as an installed package has it (this machine sets
+    # PYTHONDONTWRITEBYTECODE, which would make every run compile fleet again).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "fleet"),
+                    str(BENCH)], check=True, stdout=subprocess.DEVNULL)
     results = {count: measure_size(count, args.runs) for count in args.hosts}
     memory = (max(args.hosts), memory_all_in_flight(max(args.hosts)))
     text = render(results, args.runs, memory)
