@@ -62,6 +62,24 @@ class _RecordNewKey(paramiko.MissingHostKeyPolicy):
         log.info("recorded the new host key of %s in %s", self._name, self._known_hosts)
 
 
+_KNOWN_HOSTS: dict[Path, tuple[tuple[int, int], paramiko.HostKeys]] = {}
+_KNOWN_HOSTS_LOCK = threading.Lock()
+
+
+def _known_hosts(path: Path) -> paramiko.HostKeys:
+    """The keys in ``path``, parsed once per version of the file: a run connects
+    to many hosts (parsing the file for each made connecting O(hosts²)), and
+    ``--accept-new-hosts`` appends to it, which makes a new version."""
+    info = path.stat()
+    stamp = (info.st_mtime_ns, info.st_size)
+    with _KNOWN_HOSTS_LOCK:
+        cached = _KNOWN_HOSTS.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, paramiko.HostKeys(str(path)))
+            _KNOWN_HOSTS[path] = cached
+        return cached[1]
+
+
 def _host_key_client(
     params: ConnectionParams, known_hosts: Path, accept_new: bool
 ) -> paramiko.SSHClient:
@@ -77,12 +95,9 @@ def _host_key_client(
     derived = params.hostname if params.port == DEFAULT_PORT \
         else f"[{params.hostname}]:{params.port}"
     if known_hosts.exists():
-        if params.host_key_name == derived:
-            client.load_system_host_keys(str(known_hosts))
-        else:
-            entry = paramiko.HostKeys(str(known_hosts)).lookup(params.host_key_name)
-            for key_type, key in (entry or {}).items():
-                client.get_host_keys().add(derived, key_type, key)
+        entry = _known_hosts(known_hosts).lookup(params.host_key_name)
+        for key_type, key in (entry or {}).items():
+            client.get_host_keys().add(derived, key_type, key)
     client.set_missing_host_key_policy(
         _RecordNewKey(known_hosts, params.host_key_name) if accept_new
         else paramiko.RejectPolicy())

@@ -246,11 +246,21 @@ def test_host_key_client_looks_up_the_resolved_name(tmp_path: Path) -> None:
     known.write_text(host_key_line("[10.0.0.5]:2222", real) + host_key_line("web1", other))
     got = params(tmp_path, ALIAS)
     client = ssh._host_key_client(got, known, accept_new=False)
-    keys = client.get_host_keys()
-    assert len(keys) == 0  # the file is paramiko's "system" keys, looked up as-is
-    system = client._system_host_keys  # paramiko checks this under "[10.0.0.5]:2222"
-    assert system.lookup("[10.0.0.5]:2222") == {real.get_name(): real}
+    # only the resolved name's keys, under the name paramiko checks
+    assert client.get_host_keys().lookup("[10.0.0.5]:2222") == {real.get_name(): real}
+    assert client.get_host_keys().lookup("web1") is None
+    assert len(client._system_host_keys) == 0
     assert isinstance(client._policy, paramiko.RejectPolicy)
+
+
+def test_known_hosts_is_parsed_once_per_version_of_the_file(tmp_path: Path) -> None:
+    first, second = new_key(), new_key()
+    known = tmp_path / "known_hosts"
+    known.write_text(host_key_line("web1", first))
+    assert ssh._known_hosts(known) is ssh._known_hosts(known)  # one parse for many hosts
+    with known.open("a") as out:  # --accept-new-hosts appends: a new version
+        out.write(host_key_line("web2", second))
+    assert ssh._known_hosts(known).lookup("web2") == {second.get_name(): second}
 
 
 def test_host_key_client_with_an_alias_trusts_only_the_alias_entry(tmp_path: Path) -> None:
