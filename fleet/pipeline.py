@@ -54,10 +54,14 @@ class _Runner:
         self.host = host
         self.job = job
         self.transport: Transport | None = None
+        self.current = "connect"
+        """The step in flight: where an error without a step of its own (a lost
+        connection, a timeout) happened."""
 
     def step(self, name: str, action: Callable[[], T], detail: Callable[[T], str] | None = None
              ) -> T:
         self.job.sink.emit(StepStarted(self.host.name, name))
+        self.current = name
         start = time.monotonic()
         try:
             value = action()
@@ -119,10 +123,10 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
     except Exception as exc:  # a bug must not leave a host half-changed: fail and roll back
         if not isinstance(exc, FleetError):
             log.exception("internal error on %s", host.name)
-        failed_step = getattr(exc, "step", None)
+        failed_step = getattr(exc, "step", None) or runner.current
         if not touched:
             return _finish(job, host, start, HostStatus.FAILED, error=reason(exc),
-                           failed_step=failed_step or "connect")
+                           failed_step=failed_step)
         if not job.roll_back_failed:
             return _finish(job, host, start, HostStatus.FAILED, error=reason(exc),
                            touched=True, prepared=prepared, failed_step=failed_step)

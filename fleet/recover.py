@@ -23,9 +23,9 @@ from fleet.events import (
     StepStarted,
 )
 from fleet.inventory import Host
-from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult, in_order
+from fleet.outcome import HostOutcome, HostStatus, RunResult, in_order
 from fleet.steps import rollback
-from fleet.survey import probe_all, runs_to_undo
+from fleet.survey import probe_all, runs_to_undo, settle
 
 
 def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Connector,
@@ -58,35 +58,12 @@ def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conn
                                touched=True, release=current)
 
         busy = [h for h in hosts if todo.get(h.name)]
-        done = _guarded(parallel(busy, one, forks, sink))
+        done = parallel(busy, one, forks, sink)
     finally:
         connections.close_all()
-    outcomes = dict(done)
-    for host in hosts:
-        if host.name in outcomes:
-            continue
-        if host.name in unreachable:
-            outcomes[host.name] = HostOutcome(host.name, HostStatus.ROLLBACK_FAILED,
-                                              error=unreachable[host.name])
-            continue
-        current = states[host.name].current
-        outcomes[host.name] = HostOutcome(host.name, HostStatus.UNCHANGED,
-                                          release=current.release if current else None)
-    bad = any(o.status is HostStatus.ROLLBACK_FAILED for o in outcomes.values())
-    outcome = Outcome.ROLLBACK_INCOMPLETE if bad else Outcome.SUCCESS
+    outcomes, outcome = settle(hosts, done, states, unreachable, empty=HostStatus.UNCHANGED)
     duration = time.monotonic() - start
     sink.emit(RunFinished(run_id, outcome.value, duration))
     return RunResult(run_id, "recover", name, None, outcome,
                      in_order(outcomes, (h.name for h in hosts)), duration,
                      extra={"recovered_runs": sorted(unfinished)})
-
-
-def _guarded(done: dict[str, HostOutcome]) -> dict[str, HostOutcome]:
-    """A rollback that raised inside ``parallel`` comes back ``failed``: name it a
-    rollback failure, which is what it is here."""
-    return {name: (HostOutcome(name, HostStatus.ROLLBACK_FAILED, o.duration,
-                               error=f"rollback failed: {o.error}", touched=True)
-                   if o.status is HostStatus.FAILED else o) for name, o in done.items()}
-
-
-

@@ -26,9 +26,9 @@ from fleet.events import (
     StepStarted,
 )
 from fleet.inventory import Host
-from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult, in_order
+from fleet.outcome import HostOutcome, HostStatus, RunResult, in_order
 from fleet.steps import probe, rollback
-from fleet.survey import probe_all
+from fleet.survey import probe_all, settle
 
 _MAX_STEPS = 100  # --to never walks further back than this many releases
 
@@ -57,21 +57,7 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
         rollback_duration = time.monotonic() - rb_start
     finally:
         connections.close_all()
-    outcomes: dict[str, HostOutcome] = {}
-    for host in hosts:
-        if host.name in done:
-            outcomes[host.name] = done[host.name]
-        elif host.name not in states:
-            outcomes[host.name] = HostOutcome(host.name, HostStatus.ROLLBACK_FAILED,
-                                              error=unreachable.get(host.name, "unreachable"))
-        else:
-            current = states[host.name].current
-            status = HostStatus.UNCHANGED if current else HostStatus.NOT_DEPLOYED
-            outcomes[host.name] = HostOutcome(host.name, status,
-                                              release=current.release if current else None)
-    bad = any(o.status in (HostStatus.ROLLBACK_FAILED, HostStatus.FAILED)
-              for o in outcomes.values())
-    outcome = Outcome.ROLLBACK_INCOMPLETE if bad else Outcome.SUCCESS
+    outcomes, outcome = settle(hosts, done, states, unreachable, empty=HostStatus.NOT_DEPLOYED)
     duration = time.monotonic() - start
     sink.emit(RunFinished(run_id, outcome.value, duration, rollback_duration))
     return RunResult(run_id, "rollback", name, newest, outcome,

@@ -42,6 +42,22 @@ nlines() {
     case $_t in *"$NL"*) _t=${_t#*"$NL"}; _c=$((_c + 1)) ;; *) break ;; esac
   done
 }
+# sums_modes FILE...: the sha256 and the mode of each file, one line each, in
+# $sums and $perms (each line ended by a newline), from one process each;
+# $aligned is 1 when both have exactly one line per file (else a file could not
+# be read, or a name broke the lines: the caller goes file by file).
+sums_modes() {
+  sums=$(shas "$@")
+  perms=$(modes "$@")
+  aligned=0
+  [ -n "$sums" ] && [ -n "$perms" ] || return 0
+  sums=$sums$NL
+  perms=$perms$NL
+  nlines "$sums"
+  _ns=$_c
+  nlines "$perms"
+  if [ "$_ns" -eq $# ] && [ "$_c" -eq $# ]; then aligned=1; fi
+}
 # The release's expected sums and modes, one per line, in order.
 want_sums() {
   WANT_H=

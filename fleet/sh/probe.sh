@@ -67,13 +67,9 @@ while [ "$i" -lt "$N" ]; do
   i=$((i + 1))
 done
 if [ $# -gt 0 ]; then
-  sums=$(shas "$@")$NL
-  perms=$(modes "$@")$NL
-  nlines "$sums"
-  _ns=$_c
-  nlines "$perms"
+  sums_modes "$@"
   for i in $present; do
-    if [ "$_ns" -eq $# ] && [ "$_c" -eq $# ]; then
+    if [ "$aligned" = 1 ]; then
       say "FILE $i ${sums%%"$NL"*} ${perms%%"$NL"*}"
       sums=${sums#*"$NL"}
       perms=${perms#*"$NL"}

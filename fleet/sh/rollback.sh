@@ -110,16 +110,11 @@ for e in "$B"/e/*/; do
   fi
 done
 if [ $# -gt 0 ]; then
-  sums=$(shas "$@")$NL
-  perms=$(modes "$@")$NL
-  nlines "$sums"
-  _ns=$_c
-  nlines "$perms"
-  _nm=$_c
+  sums_modes "$@"
   for i in $check; do
     readname "$B/e/$i/name"
     read -r mode sha < "$B/e/$i/meta"
-    if [ "$_ns" -eq $# ] && [ "$_nm" -eq $# ]; then
+    if [ "$aligned" = 1 ]; then
       have=${sums%%"$NL"*}
       perm=${perms%%"$NL"*}
       sums=${sums#*"$NL"}

@@ -95,6 +95,7 @@ def test_answer_lost_after_prepare_counts_as_touched_and_is_cleaned(world: World
     res, _ = world.run(world.playbook())
     assert res.hosts[0].status is HostStatus.ROLLED_BACK
     assert "no complete answer" in (res.hosts[0].error or "")
+    assert res.hosts[0].failed_step == "prepare"  # the step in flight, for a transport error
     assert world.snapshot() == before
     assert world.leftovers("h1") == []
     assert list((world.state("h1") / "backups").iterdir()) == []
