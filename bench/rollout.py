@@ -45,12 +45,15 @@ def run(*args: str) -> tuple[dict[str, object], float, float]:
 
 
 def round_trips(run_id: str) -> Counter[str]:
-    """Remote commands per host, from the run log."""
+    """Remote commands per host, from the run log (a commit the host made in the
+    activate round trip has a step of its own but no command)."""
     counts: Counter[str] = Counter()
     for line in (REPO / ".fleet" / "runs" / f"{run_id}.jsonl").read_text().splitlines():
         event = json.loads(line)
         if event["event"] == "StepStarted" and event["step"] in REMOTE_STEPS:
             counts[event["host"]] += 1
+        elif event["event"] == "StepFinished" and "no round trip" in (event["detail"] or ""):
+            counts[event["host"]] -= 1
     return counts
 
 
