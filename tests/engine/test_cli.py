@@ -46,7 +46,10 @@ def test_ctrl_c_mid_run_halts_and_rolls_back(tmp_path: Path) -> None:
     before = manifest(tmp_path / "home" / "agents")
     proc = subprocess.Popen(
         [sys.executable, "-m", "fleet", "rollout", str(playbook), "-i", str(inventory), "--json"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as at a terminal: a suite started in the background (`cmd &`)
+        # hands its children SIGINT ignored, and Python would keep it so.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Wait until the host is touched (its backup exists) and the 2 s check is
     # running; a fixed sleep raced Python's start-up on a loaded machine.
     state = tmp_path / "home" / ".local" / "state" / "fleet" / "cli-demo"

@@ -131,6 +131,13 @@ def failed_steps(events: list[dict[str, Any]]) -> dict[str, str]:
 # --------------------------------------------------------------------------- background controllers
 
 
+def foreground_signals() -> None:
+    """In the child: Ctrl-C as at a terminal. A test suite started in the
+    background (``cmd &`` in a script) hands its children SIGINT ignored, and
+    Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Controller:
     """``python -m fleet ARGS --json`` started in the background in its own folder,
     so its run log (``<cwd>/.fleet/runs/<run_id>.jsonl``) is the only one there."""
@@ -144,6 +151,7 @@ class Controller:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fleet", *args, "--json"], cwd=cwd, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=foreground_signals,
         )
         self.ended: float | None = None
 
