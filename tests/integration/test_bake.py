@@ -71,7 +71,9 @@ def test_a_canary_turning_critical_during_the_bake_halts_and_is_rolled_back(
         == [(CANARY, False, "health critical")]
     levels = levels_of(_bake_log(ctl.cwd), CANARY)
     assert levels[-1] == "critical", levels
-    assert set(levels[:-1]) <= {"ok"}, levels  # critical on the first bad sample (grace 1)
+    # halted at the first critical sample (grace 1); a sample taken while the hog
+    # was still filling its memory may read warn on the way up
+    assert "critical" not in levels[:-1], levels
     assert data["rollback_duration_s"] > 0
 
 
