@@ -264,26 +264,21 @@ def run_program(program: str, operation: str) -> tuple[Timed, float]:
     return done, extra
 
 
-def fleet_run_log(done: Timed) -> tuple[float, dict[str, float]]:
-    """Remote round trips per host (median) and each step's median seconds, from
-    the run log of one fleet run."""
+def fleet_steps(done: Timed) -> dict[str, float]:
+    """Each step's median seconds per host, from the run log of one fleet run."""
     result = json.loads(done.stdout)
     log = REPO / ".fleet" / "runs" / f"{result['run_id']}.jsonl"
-    counts: dict[str, int] = {}
     started: dict[tuple[str, str], float] = {}
     took: dict[str, list[float]] = {}
     for line in log.read_text().splitlines():
         event = json.loads(line)
         if event["event"] == "StepStarted":
             started[(event["host"], event["step"])] = event["ts"]
-            if event["step"] not in {"connect", "check"}:
-                counts[event["host"]] = counts.get(event["host"], 0) + 1
         elif event["event"] == "StepFinished":
             begun = started.get((event["host"], event["step"]))
             if begun is not None:
                 took.setdefault(event["step"], []).append(event["ts"] - begun)
-    steps = {step: statistics.median(values) for step, values in took.items()}
-    return statistics.median(counts.values()), steps
+    return {step: statistics.median(values) for step, values in took.items()}
 
 
 def measure_size(count: int, runs: int, ansible_runs: int) -> dict[str, dict[str, Cell]]:
@@ -309,7 +304,7 @@ def measure_size(count: int, runs: int, ansible_runs: int) -> dict[str, dict[str
                     cell.bytes_per_host = (rx_bytes(names) - before[0]) / count
                     cell.round_trips = (sessions(names) - before[1]) / count
                     if program == "fleet":
-                        _, cell.steps = fleet_run_log(done)
+                        cell.steps = fleet_steps(done)
                     elif program == "floor":
                         counts = json.loads(done.stdout.strip().splitlines()[-1])
                         if counts["sftp_requests_per_host"]:

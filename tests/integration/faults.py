@@ -131,6 +131,20 @@ def failed_steps(events: list[dict[str, Any]]) -> dict[str, str]:
 # --------------------------------------------------------------------------- background controllers
 
 
+def log_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSON-lines log that may still be written to (a run log, a
+    monitor sample log): none if it is not there yet, a partial last line ignored."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return records
+
+
 def foreground_signals() -> None:
     """In the child: Ctrl-C as at a terminal. A test suite started in the
     background (``cmd &`` in a script) hands its children SIGINT ignored, and
@@ -164,15 +178,7 @@ class Controller:
     def events(self) -> list[dict[str, Any]]:
         """Events logged so far (a partial last line is ignored)."""
         path = self.log_path()
-        if path is None:
-            return []
-        events = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-        return events
+        return log_records(path) if path is not None else []
 
     def run_id(self) -> str:
         """The run id (from the run log's name)."""

@@ -11,10 +11,8 @@ the levels are deterministic (unlike a slowed disk or CPU).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from faults import wait_until
@@ -75,19 +73,6 @@ def memory_hog(host: str, mib: int, lifetime: int = 600) -> Iterator[int]:
         yield pid
     finally:
         docker_exec(host, ["kill", "-9", str(pid)])
-
-
-def log_records(path: Path) -> list[dict[str, Any]]:
-    """The records of a monitor sample log (JSON lines; a partial last line is ignored)."""
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return records
 
 
 def levels_of(records: list[dict[str, Any]], host: str) -> list[str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from faults import FAST_TIMEOUTS, Controller, disconnect, restored
-from health_support import CRITICAL_EXTRA_MB, HEALTH, WARN_MB, levels_of, log_records, memory_hog
+from faults import FAST_TIMEOUTS, Controller, disconnect, log_records, restored
+from health_support import CRITICAL_EXTRA_MB, HEALTH, WARN_MB, levels_of, memory_hog
 from invariant import assert_invariant, release_of, take_snapshot
 from rollout_support import (
     EXAMPLE_PLAYBOOK,

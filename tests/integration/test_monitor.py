@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from faults import wait_until
+from faults import log_records, wait_until
 from health_support import (
     CRITICAL_EXTRA_MB,
     HEALTH,
@@ -21,7 +21,6 @@ from health_support import (
     WARN_MB,
     collapse,
     levels_of,
-    log_records,
     memory_hog,
 )
 from invariant import assert_invariant, release_of, take_snapshot
