@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # The containerized SSH test fleet: 6 sshd containers dev-01..dev-06 on
 # 127.0.0.1:2201..2206 (docker-compose.test.yml), user "tester", key-only,
-# plus two extra hosts (not in inventory/testfleet.yml): tmpfs-01 on
+# plus four extra hosts (not in inventory/testfleet.yml): tmpfs-01 on
 # 127.0.0.1:2207 for the disk-full tests, whose ~/.claude is an 8 MiB tmpfs,
-# and jump-01 on 127.0.0.1:2210, a jump host that reaches the dev hosts by
-# name inside the docker network (dev-01:22 ...).
+# jump-01 on 127.0.0.1:2210, a jump host that reaches the dev hosts by
+# name inside the docker network (dev-01:22 ...), and, from images of their
+# own (tests/docker/sudo/Dockerfile) with a second, unprivileged local user
+# "mallory": sudo-01 on 127.0.0.1:2211, whose sudo asks tester for a password
+# (sudo's stock defaults), and links-01 on 127.0.0.1:2212 (sudo without a
+# password) for the link-attack tests.
+#
+# "up" on a running fleet starts only what is missing or changed: compose
+# leaves a container whose configuration and image are unchanged running as
+# it is (the images rebuild from the build cache to the same ids), so adding a
+# host never restarts the others.
 #
 #   scripts/test-fleet.sh up      # idempotent: engine, tools, image, key, containers, known_hosts
 #   scripts/test-fleet.sh status  # containers, health, SSH banners
@@ -13,7 +22,7 @@
 # Files it makes (repo-relative, git-ignored):
 #   .testfleet/id_ed25519{,.pub}  client key pair used by tests and inventory/testfleet.yml
 #   .testfleet/known_hosts        each dev container's real host key, "[127.0.0.1]:220N ssh-ed25519 ..."
-#   .testfleet/known_hosts_extra  the same for the extra hosts (tmpfs-01, jump-01)
+#   .testfleet/known_hosts_extra  the same for the extra hosts (tmpfs-01, jump-01, sudo-01, links-01)
 #   .testfleet/known_hosts_jump   for rollouts through jump-01: its line "[127.0.0.1]:2210 ..."
 #                                 and each dev host's key under its name there, "dev-01 ssh-ed25519 ..."
 #   .env                          BASE_IMAGE=fleet-sshd-base:local on registry-less machines
@@ -26,7 +35,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."   # repo root, from any cwd
 COMPOSE_FILE=docker-compose.test.yml
 PROJECT=fleet-test
 HOSTS=(dev-01 dev-02 dev-03 dev-04 dev-05 dev-06)
-EXTRA_HOSTS=(tmpfs-01 jump-01)
+EXTRA_HOSTS=(tmpfs-01 jump-01 sudo-01 links-01)
 JUMP_HOST=jump-01
 KEY=.testfleet/id_ed25519
 KNOWN_HOSTS=.testfleet/known_hosts
@@ -37,10 +46,12 @@ READY_TIMEOUT=${READY_TIMEOUT:-60}
 log() { printf 'test-fleet: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-port_of() {   # dev-03 -> 2203, tmpfs-01 -> 2207, jump-01 -> 2210
+port_of() {   # dev-03 -> 2203, tmpfs-01 -> 2207, jump-01 -> 2210, sudo-01 -> 2211, ...
     case $1 in
         tmpfs-01) printf '2207' ;;
         jump-01) printf '2210' ;;
+        sudo-01) printf '2211' ;;
+        links-01) printf '2212' ;;
         *) printf '22%s' "${1#dev-}" ;;
     esac
 }
@@ -226,7 +237,7 @@ cmd_up() {
     write_known_hosts "$KNOWN_HOSTS" "${HOSTS[@]}"
     write_known_hosts "$KNOWN_HOSTS_EXTRA" "${EXTRA_HOSTS[@]}"
     write_known_hosts_jump "$KNOWN_HOSTS_JUMP"
-    log "fleet up in $((SECONDS - t0))s: ${HOSTS[*]} on 127.0.0.1:2201-2206, tmpfs-01 on 127.0.0.1:2207, jump-01 on 127.0.0.1:2210; key $KEY, known hosts $KNOWN_HOSTS (+ $KNOWN_HOSTS_EXTRA, $KNOWN_HOSTS_JUMP)"
+    log "fleet up in $((SECONDS - t0))s: ${HOSTS[*]} on 127.0.0.1:2201-2206, tmpfs-01 on 127.0.0.1:2207, jump-01 on 127.0.0.1:2210, sudo-01 on 127.0.0.1:2211, links-01 on 127.0.0.1:2212; key $KEY, known hosts $KNOWN_HOSTS (+ $KNOWN_HOSTS_EXTRA, $KNOWN_HOSTS_JUMP)"
 }
 
 cmd_down() {
