@@ -37,6 +37,7 @@ from fleet.playbook import Playbook
 from fleet.release import Release
 from fleet.steps import probe, stage
 from fleet.steps.context import DeployContext
+from fleet.transport.base import send
 
 
 def new_run_id() -> str:
@@ -56,7 +57,8 @@ class Target:
         """The per-run context every step renders from."""
         pb = self.playbook
         return DeployContext(name=pb.name, target=pb.target, run_id=run_id,
-                             release=self.release, checks=pb.checks, keep=pb.backup.keep)
+                             release=self.release, checks=pb.checks, keep=pb.backup.keep,
+                             command_timeout=pb.timeouts.command)
 
 
 def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *,
@@ -156,7 +158,7 @@ def check(target: Target, connector: Connector, sink: EventSink, *, run_id: str,
 def _run(connector: Connector, host: Host, script: Script, timeout: float) -> CommandResult:
     transport = connector(host)
     try:
-        return transport.run(script.command(), stdin=script.stdin, timeout=timeout, check=False)
+        return send(transport, script, timeout=timeout)
     finally:
         transport.close()
 

@@ -44,10 +44,7 @@ if [ -n "$_bad" ]; then say "CHECK {k} FAIL $_bad"; else say "CHECK {k} OK"; fi"
 _CONTAINS = """if grep -E -q -e "$C{k}_PAT" "$T/$C{k}_FILE" 2>/dev/null; then say "CHECK {k} OK"
 else say "CHECK {k} FAIL"; fi"""
 
-_COMMAND = """if command -v timeout >/dev/null 2>&1; then
-  _o=$(cd "$T" && timeout "$C{k}_TO" sh -c "$C{k}_RUN" 2>&1 </dev/null); _rc=$?
-else _o=$(cd "$T" && sh -c "$C{k}_RUN" 2>&1 </dev/null); _rc=$?; fi
-[ "$_rc" = 0 ] || printf '%s\\n' "$_o" | tail -n 5 >&2
+_COMMAND = """runcheck "$C{k}_TO" "$C{k}_RUN"
 say "CHECK {k} EXIT $_rc\""""
 
 _ACCESS_TIME = """set --

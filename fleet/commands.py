@@ -4,6 +4,13 @@ A remote step is one POSIX ``sh`` script: a prelude of helper functions, the
 step's variables assigned from Python values with ``shlex.quote``, then the
 step's body.  Scripts live in ``fleet/sh/*.sh`` so they can be read and linted
 as shell; nothing user-supplied is ever pasted into their text unquoted.
+
+The script never travels on the command line. Every step sends the same
+fixed :data:`BOOTSTRAP` command, which reads the same in every login shell
+(sh, bash, zsh, ksh, fish, csh/tcsh: no backslash, no newline, no ``!``
+inside its quotes); the script follows on stdin, ahead of the step's own
+input (see :meth:`Script.wire`). So no login shell parses it, ``ps`` on the
+host does not show it, and its size is not bound by the argument limit.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from functools import cache
 from importlib import resources
 
 _VAR_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+BOOTSTRAP = "exec /bin/sh -c 'IFS= read -r _b; eval \"$_b\"'"
+"""The one command every step sends: ``/bin/sh`` reads its first stdin line and runs it."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +60,16 @@ class Script:
     stdin: bytes | None = field(default=None, repr=False)
 
     def command(self) -> str:
-        """Return the command line that runs this script under ``sh``."""
-        return "sh -c " + shlex.quote(self.text)
+        """Return the command line that runs this script: always :data:`BOOTSTRAP`."""
+        return BOOTSTRAP
+
+    def wire(self) -> bytes:
+        """Return the bytes the command reads on stdin: one line that reads the
+        script (exactly its length in bytes, so nothing of what follows is
+        consumed), the script, then the step's own input."""
+        body = self.text.encode("utf-8", "surrogateescape")
+        head = f'_bn={len(body)}; _bs=$(dd bs=1 count=$_bn 2>/dev/null); eval "$_bs"\n'
+        return head.encode("ascii") + body + (self.stdin or b"")
 
 
 @cache
@@ -96,5 +114,5 @@ def render(
     lines.extend(extra)
     snippet_fn = "run_snippets() {\n" + ("\n".join(snippets) or ":") + "\n}\n"
     bodies = [_source(part) for part in (name, *then)]
-    text = "\n".join([*lines, _source("prelude"), snippet_fn, *bodies])
+    text = "\n".join([f"# fleet step: {name}", *lines, _source("prelude"), snippet_fn, *bodies])
     return Script(name=name, text=text, stdin=stdin)

@@ -12,7 +12,8 @@ and step)::
     │   └── CommandTimeout(host, timeout)         a remote command outlived its timeout
     ├── CommandFailed(host, result)               a remote command exited non-zero
     ├── StepFailed(host, step, message)           a per-host step decided the host failed
-    └── RollbackFailed(host, message)             a host could not be put back
+    ├── RollbackFailed(host, message)             a host could not be put back
+    └── RunIsLive(host, holder, owner)            another run holds the deployment: untouched
 
 The CLI maps the tree to exit codes; nothing below the CLI calls ``sys.exit``.
 """
@@ -112,6 +113,20 @@ class RollbackFailed(FleetError):
         self.host = host
         self.message = message
         super().__init__(f"{host}: rollback failed: {message}")
+
+
+class RunIsLive(FleetError):
+    """Another run holds the deployment's lock on the host and is live (or the lock
+    changed hands since it was read); nothing was touched there."""
+
+    def __init__(self, host: str, holder: str, owner: str | None = None) -> None:
+        self.host = host
+        self.holder = holder
+        self.owner = owner
+        held = f" ({owner})" if owner else ""
+        self.message = (f"the deployment is held by live run {holder}{held}; wait for it "
+                        "to finish — nothing was touched")
+        super().__init__(f"{host}: {self.message}")
 
 
 def reason(exc: BaseException) -> str:

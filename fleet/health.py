@@ -18,7 +18,7 @@ from fleet.commands import Script, assign, indexed, render
 from fleet.errors import FleetError, reason
 from fleet.playbook import AccessTimeHealth, HealthCheck, MemoryHealth
 from fleet.release import Release
-from fleet.transport.base import Transport
+from fleet.transport.base import Transport, send
 
 
 class Level(StrEnum):
@@ -102,7 +102,7 @@ def sample_host(host: str, transport: Transport, script: Script,
     """Measure one host once; a host that cannot be read gives an ``error`` sample."""
     now = time.time()
     try:
-        result = transport.run(script.command(), timeout=timeout, check=False)
+        result = send(transport, script, timeout=timeout)
     except FleetError as exc:
         return Sample(host, now, (), error=reason(exc))
     answers = {int(w[1]): w[2:] for w in result.lines()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
-from fleet.errors import FleetError, TransportError
+from fleet.errors import FleetError
 from fleet.errors import reason as error_reason
 from fleet.events import (
     BatchStarted,
@@ -25,9 +25,8 @@ from fleet.events import (
 from fleet.halt import Halt, HaltPolicy
 from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus, Outcome
-from fleet.pipeline import HostJob, run_host
+from fleet.pipeline import HostJob, run_host, undo_own_changes
 from fleet.plan import Plan
-from fleet.steps import rollback
 
 
 @dataclass(frozen=True)
@@ -133,20 +132,14 @@ def roll_back_hosts(undo: Sequence[HostOutcome], by_name: dict[str, Host], job: 
                     reason: str) -> dict[str, HostOutcome]:
     """Roll back this run's changes on ``undo`` hosts in parallel (over their open connections)."""
     job.sink.emit(RollbackStarted(tuple(o.name for o in undo)))
-    ctx = job.ctx
     results: dict[str, HostOutcome] = {}
 
     def one(outcome: HostOutcome) -> HostOutcome:
         host = by_name[outcome.name]
         start = time.monotonic()
         job.sink.emit(StepStarted(host.name, "rollback"))
-        script = rollback.in_run_script(ctx).command()
         try:
-            try:
-                result = job.get_transport(host).run(script, timeout=job.timeout, check=False)
-            except TransportError:  # the cached connection broke: one fresh try
-                result = job.reconnect(host).run(script, timeout=job.timeout, check=False)
-            back = rollback.parse(result, host.name)
+            back = undo_own_changes(host, job)
         except FleetError as exc:
             took = time.monotonic() - start
             why = error_reason(exc)

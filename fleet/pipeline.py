@@ -23,7 +23,7 @@ from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus
 from fleet.steps import activate, commit, prepare, rollback, stage
 from fleet.steps.context import DeployContext
-from fleet.transport.base import Transport
+from fleet.transport.base import Transport, send
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -75,8 +75,7 @@ class _Runner:
 
     def send(self, script: Script) -> CommandResult:
         assert self.transport is not None
-        return self.transport.run(script.command(), stdin=script.stdin,
-                                  timeout=self.job.timeout, check=False)
+        return send(self.transport, script, timeout=self.job.timeout)
 
     def boundary(self) -> None:
         if self.job.stop.is_set():
@@ -158,12 +157,28 @@ def _undo_after_failure(runner: _Runner, exc: Exception
     try:
         if runner.transport is None or isinstance(exc, TransportError):
             runner.transport = job.reconnect(runner.host)
-        back = runner.step("rollback", lambda: rollback.parse(runner.send(
-            rollback.in_run_script(job.ctx)), runner.host.name))
+        back = runner.step("rollback", lambda: undo_own_changes(runner.host, job))
     except (RollbackFailed, TransportError, StepFailed) as undo_exc:
         return HostStatus.ROLLBACK_FAILED, f"{cause}; then rollback failed: {reason(undo_exc)}", \
             None
     return HostStatus.ROLLED_BACK, cause, back
+
+
+def undo_own_changes(host: Host, job: HostJob) -> rollback.RolledBack:
+    """Roll back this run's own changes on ``host`` (the in-run rollback: no drift
+    check, and a run that never completed its backup only releases its lock and
+    staging), over the host's open connection, or a fresh one if that broke.
+
+    Raises:
+        RollbackFailed: the host could not be put back.
+        TransportError: the host could not be reached.
+    """
+    script = rollback.in_run_script(job.ctx)
+    try:
+        result = send(job.get_transport(host), script, timeout=job.timeout)
+    except TransportError:  # the cached connection broke: one fresh try
+        result = send(job.reconnect(host), script, timeout=job.timeout)
+    return rollback.parse(result, host.name)
 
 
 def _finish(job: HostJob, host: Host, start: float, status: HostStatus, *,

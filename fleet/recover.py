@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from fleet.app import parallel
 from fleet.connections import Connections, Connector
+from fleet.errors import RunIsLive, reason
 from fleet.events import (
     EventSink,
     RollbackStarted,
@@ -25,7 +26,8 @@ from fleet.events import (
 from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus, RunResult, in_order
 from fleet.steps import rollback
-from fleet.survey import probe_all, runs_to_undo, settle
+from fleet.survey import live_runs, probe_all, refuse_live, runs_to_undo, settle, takeover_token
+from fleet.transport.base import send
 
 
 def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Connector,
@@ -37,6 +39,9 @@ def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conn
     connections = Connections(connector)
     try:
         states, unreachable = probe_all(name, target, hosts, connections, timeout, forks, sink)
+        live = live_runs(states)
+        if live:
+            return refuse_live("recover", name, run_id, hosts, live, start, sink)
         unfinished = {only} if only else {r for s in states.values() for r in s.unfinished}
         todo = {h.name: runs_to_undo(states[h.name], unfinished) for h in hosts
                 if h.name in states}
@@ -45,12 +50,19 @@ def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conn
         def one(host: Host, started: float) -> HostOutcome:
             transport = connections.get(host)
             current: str | None = None
-            for undo in todo[host.name]:
+            for count, undo in enumerate(todo[host.name]):
                 sink.emit(StepStarted(host.name, "rollback"))
-                result = transport.run(rollback.script(
-                    name, target, run_id, undo, force=True, missing_ok=True).command(),
-                    timeout=timeout, check=False)
-                back = rollback.parse(result, host.name)
+                result = send(transport, rollback.script(
+                    name, target, run_id, undo, force=True, missing_ok=True,
+                    abandoned=takeover_token(states[host.name], undo),
+                    command_timeout=timeout), timeout=timeout)
+                try:
+                    back = rollback.parse(result, host.name)
+                except RunIsLive as exc:
+                    if count:
+                        raise
+                    return HostOutcome(host.name, HostStatus.SKIPPED,
+                                       time.monotonic() - started, error=reason(exc))
                 current = back.release
                 sink.emit(StepFinished(host.name, "rollback", True, time.monotonic() - started,
                                        detail=f"undid run {undo}"))

@@ -175,7 +175,8 @@ def summary(result: RunResult, console: Console, journal: str | None) -> None:
 def status_table(result: StatusResult, console: Console) -> None:
     """Print ``fleet status`` as a table."""
     styles = {"ok": "green", "drift": "bold yellow", "interrupted": "bold red",
-              "not_deployed": "dim", "unreachable": "bold red"}
+              "not_deployed": "dim", "unreachable": "bold red", "running": "bold cyan",
+              "error": "bold red"}
     table = Table(title=f"status of {result.playbook}")
     for column in ("host", "state", "release", "deployed at", "run", "details"):
         table.add_column(column, overflow="fold")

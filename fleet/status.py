@@ -11,7 +11,7 @@ from enum import StrEnum
 from fleet.connections import Connections, Connector
 from fleet.events import Discard
 from fleet.inventory import Host
-from fleet.survey import probe_all
+from fleet.survey import live_runs, probe_all
 
 
 class HostState(StrEnum):
@@ -19,9 +19,11 @@ class HostState(StrEnum):
 
     OK = "ok"
     DRIFT = "drift"
+    RUNNING = "running"
     INTERRUPTED = "interrupted"
     NOT_DEPLOYED = "not_deployed"
     UNREACHABLE = "unreachable"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ def status_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conne
                                         Discard())
     finally:
         connections.close_all()
+    live = live_runs(states)
     reports = []
     for host in hosts:
         if host.name not in states:
@@ -82,7 +85,9 @@ def status_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conne
             continue
         state = states[host.name]
         current = state.current
-        if state.unfinished:
+        if host.name in live:
+            kind = HostState.RUNNING
+        elif state.unfinished:
             kind = HostState.INTERRUPTED
         elif current is None:
             kind = HostState.NOT_DEPLOYED

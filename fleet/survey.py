@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from fleet.app import parallel
 from fleet.connections import Connections
-from fleet.events import Discard, EventSink, StepFinished, StepStarted
+from fleet.events import Discard, EventSink, RunFinished, StepFinished, StepStarted
 from fleet.inventory import Host
-from fleet.outcome import HostOutcome, HostStatus, Outcome
+from fleet.liveness import is_live, this_controller
+from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult, in_order
 from fleet.steps import probe
+from fleet.transport.base import send
 
 
 def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connections,
@@ -24,7 +26,7 @@ def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connec
     def one(host: Host, started: float) -> HostOutcome:
         transport = connections.get(host)
         sink.emit(StepStarted(host.name, "probe"))
-        result = transport.run(script.command(), timeout=timeout, check=False)
+        result = send(transport, script, timeout=timeout)
         states[host.name] = probe.parse(result, host.name)
         sink.emit(StepFinished(host.name, "probe", True, time.monotonic() - started))
         return HostOutcome(host.name, HostStatus.UNCHANGED)
@@ -79,5 +81,49 @@ def settle(hosts: Sequence[Host], done: dict[str, HostOutcome],
             current = states[name].current
             outcomes[name] = HostOutcome(name, HostStatus.UNCHANGED if current else empty,
                                          release=current.release if current else None)
-    bad = any(o.status is HostStatus.ROLLBACK_FAILED for o in outcomes.values())
-    return outcomes, Outcome.ROLLBACK_INCOMPLETE if bad else Outcome.SUCCESS
+    if any(o.status is HostStatus.ROLLBACK_FAILED for o in outcomes.values()):
+        return outcomes, Outcome.ROLLBACK_INCOMPLETE
+    if any(o.status is HostStatus.SKIPPED for o in outcomes.values()):
+        return outcomes, Outcome.HALTED  # a run took a host's lock meanwhile: untouched
+    return outcomes, Outcome.SUCCESS
+
+
+def live_runs(states: Mapping[str, probe.HostState], now: float | None = None) -> dict[str, str]:
+    """The hosts whose deployment lock is held by a live run (see
+    :mod:`fleet.liveness`), each with who holds it: run id and controller."""
+    here = this_controller()
+    moment = time.time() if now is None else now
+    held: dict[str, str] = {}
+    for name, state in states.items():
+        view = state.lock_view
+        if view is not None and is_live(view, moment, here):
+            by = f", {view.owner.describe()}" if view.owner else ""
+            held[name] = f"run {view.holder}{by}"
+    return held
+
+
+def takeover_token(state: probe.HostState, run_id: str) -> str | None:
+    """What a rollback of ``run_id`` must still find in the host's lock to take
+    it over from that (abandoned) run: the lease the probe saw; None when the
+    lock is not that run's."""
+    view = state.lock_view
+    if view is None or view.holder != run_id:
+        return None
+    return str(int(view.lease)) if view.lease is not None else "-"
+
+
+def refuse_live(command: str, name: str, run_id: str, hosts: Sequence[Host],
+                live: Mapping[str, str], start: float, sink: EventSink) -> RunResult:
+    """The result of a rollback or recover that found a live run: nothing touched
+    anywhere, exit 1, the holder named."""
+    first = next(iter(live.values()))
+    where = ", ".join(sorted(live))
+    why = (f"a live run holds the deployment on {where} ({first}); nothing was touched — "
+           "wait for it to finish (or, if its controller is gone, for its lease to run out)")
+    outcomes = {h.name: HostOutcome(h.name, HostStatus.SKIPPED,
+                                    error=f"held by live {live[h.name]}" if h.name in live
+                                    else None) for h in hosts}
+    duration = time.monotonic() - start
+    sink.emit(RunFinished(run_id, Outcome.HALTED.value, duration))
+    return RunResult(run_id, command, name, None, Outcome.HALTED,
+                     in_order(outcomes, (h.name for h in hosts)), duration, halt_reason=why)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from fleet.app import parallel
 from fleet.connections import Connections, Connector
-from fleet.errors import FleetError, RollbackFailed, reason
+from fleet.errors import FleetError, RollbackFailed, RunIsLive, reason
 from fleet.events import (
     EventSink,
     RollbackStarted,
@@ -28,7 +28,8 @@ from fleet.events import (
 from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus, RunResult, in_order
 from fleet.steps import probe, rollback
-from fleet.survey import probe_all, settle
+from fleet.survey import live_runs, probe_all, refuse_live, settle, takeover_token
+from fleet.transport.base import send
 
 _MAX_STEPS = 100  # --to never walks further back than this many releases
 
@@ -42,6 +43,9 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
     connections = Connections(connector)
     try:
         states, unreachable = probe_all(name, target, hosts, connections, timeout, forks, sink)
+        live = live_runs(states)
+        if live:
+            return refuse_live("rollback", name, run_id, hosts, live, start, sink)
         newest = _newest(states.values())
         goal_note = f"to {to}" if to else f"off {newest or 'nothing'}"
         todo = [h for h in hosts if h.name in states and _needs_undo(states[h.name], newest, to)]
@@ -110,8 +114,9 @@ def _undo_host(host: Host, state: probe.HostState, connections: Connections, run
             raise RollbackFailed(host.name, f"release {to} not found in {steps} steps back")
         sink.emit(StepStarted(host.name, "rollback"))
         script = rollback.script(name, target, run_id, run, force=force or unfinished,
-                                 missing_ok=unfinished)
-        back = rollback.parse(transport.run(script.command(), timeout=timeout, check=False),
+                                 missing_ok=unfinished, abandoned=takeover_token(state, run),
+                                 command_timeout=timeout)
+        back = rollback.parse(send(transport, script, timeout=timeout),
                               host.name)
         steps += 1
         sink.emit(StepFinished(host.name, "rollback", True, time.monotonic() - started,
@@ -126,6 +131,12 @@ def _undo_host(host: Host, state: probe.HostState, connections: Connections, run
         if to and current is None:
             raise RollbackFailed(host.name, f"release {to} is not in this host's history; "
                                  "everything fleet deployed there has been rolled back")
+    except RunIsLive as exc:
+        if steps:
+            return HostOutcome(host.name, HostStatus.ROLLBACK_FAILED, time.monotonic() - started,
+                               error=f"rollback failed: {reason(exc)}", touched=True)
+        return HostOutcome(host.name, HostStatus.SKIPPED, time.monotonic() - started,
+                           error=reason(exc))
     except FleetError as exc:
         return HostOutcome(host.name, HostStatus.ROLLBACK_FAILED, time.monotonic() - started,
                            error=f"rollback failed: {reason(exc)}", touched=steps > 0,

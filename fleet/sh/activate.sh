@@ -1,26 +1,36 @@
 # activate + validate: move staged files into the target by atomic rename in
 # the playbook's order, then check every file's sha256 and mode and run the
 # playbook's checks. Check output goes to stderr; stdout says CHECK lines.
+# Every folder is entered with "into": nothing is written through a link
+# swapped in since preflight.
 have_lock || { say "ERR lost-lock $(lockholder)"; exit 1; }
-note_pid
+[ -d "$B" ] || { say "ERR no-backup"; exit 1; }
+beat
 stagedir "$RUN" || { say "ERR stage-dir"; exit 1; }
 say "STEP activate"
-enter_target "$S/backups/$RUN/tphys" || { say "ERR target-moved"; exit 1; }
+load_tp && into "" || { say "ERR target-moved"; exit 1; }
+# The release's folders, parents first; each is made inside its real parent.
 j=0
 while [ "$j" -lt "$ND" ]; do
   eval "d=\$D_$j"
-  mkdir -p "$T/$d" 2>/dev/null || { say "ERR mkdir $j"; exit 1; }
+  splitname "$d"
+  into "$_dir" || { say "ERR target-moved"; exit 1; }
+  if [ -L "./$_base" ]; then say "ERR dir-link $j"; exit 1
+  elif [ ! -d "./$_base" ]; then mkdir "./$_base" 2>/dev/null || { say "ERR mkdir $j"; exit 1; }
+  fi
   j=$((j + 1))
 done
-# move_into FIRST DIR SOURCE...: move the staged files FIRST.. into DIR with
-# one mv (it renames its sources in order, each atomically); if it fails, name
-# the first file still staged.
+# move_into FIRST DIR SOURCE...: move the staged files FIRST.. into the
+# target's folder DIR with one mv (it renames its sources in order, each
+# atomically, and a link at a file's place is replaced, never followed); if
+# it fails, name the first file still staged.
 move_into() {
   _k=$1
   _to=$2
   shift 2
   [ $# -gt 0 ] || return 0
-  mv -f -- "$@" "$_to" 2>/dev/null && return 0
+  into "$_to" || { say "ERR target-moved"; exit 1; }
+  mv -f -- "$@" ./ 2>/dev/null && return 0
   for _s in "$@"; do
     if [ -e "$_s" ] || [ -L "$_s" ]; then break; fi
     _k=$((_k + 1))
@@ -35,18 +45,27 @@ cur=
 i=0
 while [ "$i" -lt "$N" ]; do
   getf "$i"
-  case $f in */*) dir=${f%/*} ;; *) dir= ;; esac
-  if [ $# -gt 0 ] && [ "$dir" != "$cur" ]; then
-    move_into "$first" "$T/${cur:+$cur/}" "$@"
+  splitname "$f"
+  if [ $# -gt 0 ] && [ "$_dir" != "$cur" ]; then
+    move_into "$first" "$cur" "$@"
     set --
   fi
-  if [ $# -eq 0 ]; then first=$i; cur=$dir; fi
-  set -- "$@" "$G/$i/${f##*/}"
+  if [ $# -eq 0 ]; then first=$i; cur=$_dir; fi
+  set -- "$@" "$G/$i/$_base"
   i=$((i + 1))
 done
-move_into "$first" "$T/${cur:+$cur/}" "$@"
+move_into "$first" "$cur" "$@"
 rm -rf "$G"
 say "STEP validate"
+# The checks read the release's folders: each must still be the real one.
+j=0
+while [ "$j" -lt "$ND" ]; do
+  eval "d=\$D_$j"
+  into "$d" || { say "ERR target-moved"; exit 1; }
+  j=$((j + 1))
+done
+into "" || { say "ERR target-moved"; exit 1; }
+T=.
 # The host's own verdict on the checks (the controller judges them again):
 # every check answered, each within its limit L<k>, no file off the release.
 _failed=0
@@ -81,6 +100,7 @@ if ! release_in "$T" names; then  # name the files that differ
   done
 fi
 run_snippets
+into "" || { say "ERR target-moved"; exit 1; }
 say VALIDATED
 # Commit in this same round trip (the commit body follows) only when the host
 # judged every check a pass; otherwise the controller decides.

@@ -1,7 +1,7 @@
 # commit: record the release as current, mark the backup committed, prune old
 # backups, release the lock.
 have_lock || { say "ERR lost-lock $(lockholder)"; exit 1; }
-B="$S/backups/$RUN"
+[ -d "$B" ] || { say "ERR no-backup"; exit 1; }
 printf '%s\n%s\n%s\n' "$RELEASE" "$RUN" "$(now)" > "$S/current.tmp" \
   && mv -f "$S/current.tmp" "$S/current" || { say "ERR state-dir"; exit 1; }
 : > "$B/committed"

@@ -1,4 +1,4 @@
-# fleet remote prelude: POSIX sh + coreutils (GNU or BSD), no Python.
+# fleet remote prelude: POSIX sh + coreutils (GNU, busybox or BSD), no Python.
 # Protocol: stdout carries one fact per line ("WORD args…"); "ERR kind [index]"
 # reports a failure the controller turns into a message. Names of files never
 # appear on stdout (they may hold newlines); files are referred to by index.
@@ -6,7 +6,12 @@ set -u
 umask 022
 LC_ALL=C
 export LC_ALL
+unset CDPATH
 S="$HOME/.local/state/fleet/$NAME"
+B="$S/backups/$RUN"
+# A backup is built in $I and renamed to $B only once every copy in it is
+# verified: a backup folder exists complete or not at all.
+I="$S/backups/.inc-$RUN"
 case $TARGET in
   "~/"*) T="$HOME/${TARGET#"~/"}" ;;
   *) T=$TARGET ;;
@@ -99,6 +104,17 @@ readname() {
 }
 # firstline FILE: its first line in $_fl, without a process ("" if unreadable).
 firstline() { _fl=; { IFS= read -r _fl; } 2>/dev/null < "$1" || :; }
+# splitname NAME: its folder (relative to the target, "" for the target itself)
+# in $_dir and its last part in $_base.
+splitname() {
+  case $1 in */*) _dir=${1%/*}; _base=${1##*/} ;; *) _dir=; _base=$1 ;; esac
+}
+
+# ---- the lock: which run holds the deployment, whether it is live
+# lock/run: the holding run's id; lock/owner: the controller that holds it
+# (machine, boot id, pid, start); lock/lease: until when (epoch seconds, the
+# controller's clock) the holder counts as live without a word from it;
+# lock/pid: the step script running for it now (pid, pgid, start).
 # The holder writes lock/run right after mkdir lock: give it a moment.
 lockholder() {
   firstline "$S/lock/run"
@@ -106,56 +122,161 @@ lockholder() {
   printf '%s' "${_fl:-unknown}"
 }
 have_lock() { [ -d "$S/lock" ] && [ "$(lockholder)" = "$RUN" ]; }
-# A long step leaves its pid in the lock, so a rollback can stop it first (a
-# step whose connection died may still be running on the host).
-note_pid() { printf '%s\n' "$$" > "$S/lock/pid"; }
-stop_step_of() {
-  [ -f "$S/lock/pid" ] || return 0
-  firstline "$S/lock/pid"
-  _pid=$_fl
-  case $_pid in ''|*[!0-9]*) return 0 ;; esac
-  [ "$_pid" = "$$" ] && return 0
-  # only our own script of that run: the pid may have been reused since
-  ps -p "$_pid" -o args= 2>/dev/null | grep -F -q -- "$1" || return 0
-  kill "$_pid" 2>/dev/null
-  _w=0
-  while kill -0 "$_pid" 2>/dev/null && [ "$_w" -lt 10 ]; do sleep 1; _w=$((_w + 1)); done
-}
-# Enter the target's real folder and check it is the one preflight saw: a link
-# swapped in since is never written through. Then T is "." from here on.
-enter_target() {
-  [ -f "$1" ] || return 0
-  [ -L "$T" ] && return 1
-  cd -P "$T" 2>/dev/null || return 1
-  _w=$(pwd -P)
-  _fl=
-  _x=
-  # one line (the usual case) is read without a process; else all of it
-  if { IFS= read -r _fl && ! IFS= read -r _x && [ -z "$_x" ]; } < "$1"; then
-    [ "$_w" = "$_fl" ] || return 1
-  else
-    [ "$_w" = "$(cat "$1")" ] || return 1
+# procinfo PID: "pgid start" of a live process in $_pi ("" when it is gone):
+# read from /proc without a process where there is one, else from ps.
+procinfo() {
+  _pi=
+  if [ -r "/proc/$1/stat" ]; then
+    { IFS= read -r _st; } 2>/dev/null < "/proc/$1/stat" || return 0
+    _st=${_st##*") "}   # the command name may hold anything; fields follow its ")"
+    set -f
+    # shellcheck disable=SC2086  # split into fields on purpose
+    set -- $_st
+    set +f
+    [ $# -ge 20 ] && _pi="$3 ${20}"
+  elif [ ! -d /proc/self ]; then
+    _pi=$(ps -o pgid= -o lstart= -p "$1" 2>/dev/null | tr -s ' ' '_')
+    _pi=${_pi#_}
+    case $_pi in *_*) _pi="${_pi%%_*} ${_pi#*_}" ;; *) _pi= ;; esac
   fi
-  T=.
+}
+# beat: renew this run's lease and name the step now running for it.
+beat() {
+  printf '%s\n' "$LEASE" > "$S/lock/lease"
+  procinfo $$
+  printf '%s %s\n' "$$" "${_pi:-- -}" > "$S/lock/pid"
+}
+# take_lock: this run holds the deployment now (after mkdir lock succeeded).
+take_lock() {
+  printf '%s\n' "$RUN" > "$S/lock/run"
+  printf '%s\n' "$OWNER" > "$S/lock/owner"
+  beat
+}
+# stop_step: stop the step script of the lock's holder if it is still running
+# (its controller is gone, the controller that calls this judged): the whole
+# process group when the script leads its own, as over SSH. Only a process
+# whose start matches the record: the pid may have been reused since.
+stop_step() {
+  firstline "$S/lock/pid"
+  set -f
+  # shellcheck disable=SC2086
+  set -- $_fl
+  set +f
+  [ $# -ge 3 ] || return 0
+  case $1 in ''|*[!0-9]*) return 0 ;; esac
+  [ "$1" = "$$" ] && return 0
+  _sp=$1
+  _want="$2 $3"
+  procinfo "$_sp"
+  [ -n "$_pi" ] && [ "$_pi" = "$_want" ] || return 0
+  if [ "$2" = "$_sp" ]; then kill -TERM -- "-$_sp" 2>/dev/null || kill -TERM "$_sp" 2>/dev/null
+  else kill -TERM "$_sp" 2>/dev/null; fi
+  _w=0
+  while [ "$_w" -lt 50 ]; do
+    procinfo "$_sp"
+    [ -n "$_pi" ] && [ "$_pi" = "$_want" ] || break
+    sleep 0.2 2>/dev/null || sleep 1
+    _w=$((_w + 1))
+  done
+  [ "$2" = "$_sp" ] && kill -KILL -- "-$_sp" 2>/dev/null
+  return 0
+}
+
+# ---- the target, never through a link swapped in since preflight
+# TP: the target's real path as preflight recorded it ($B/tphys or $I/tphys).
+load_tp() {
+  TP=
+  for _tf in "$B/tphys" "$I/tphys"; do
+    [ -f "$_tf" ] || continue
+    readname "$_tf"
+    TP=${n%"$NL"}  # (a record made before format 2 ends in a newline)
+    return 0
+  done
+  return 1
+}
+# into DIR: enter DIR (relative to the target; "" is the target itself)
+# without following any link: after "cd -P" the working folder must be the
+# recorded real path. From then on the folder is pinned, whatever is renamed.
+into() {
+  if [ -z "$1" ]; then cd -P "$TP" 2>/dev/null && [ "$PWD" = "$TP" ]
+  else cd -P "$TP/$1" 2>/dev/null && [ "$PWD" = "$TP/$1" ]; fi
 }
 # Where a run stages files: on the target's filesystem (so mv is an atomic
-# rename) but never inside the target.
+# rename) but never inside the target: fleet's state folder when it is on
+# that filesystem, else beside the target. Prepare decides and records it.
 stagedir() {
-  if [ -z "${_gpre+x}" ] && [ -f "$S/backups/$RUN/gpre" ]; then  # prepare's decision
-    firstline "$S/backups/$RUN/gpre"
-    [ -z "$_fl" ] || _gpre=$_fl
+  if [ -z "${_gpre+x}" ]; then
+    for _gf in "$S/backups/$1/gpre" "$S/backups/.inc-$1/gpre"; do
+      [ -f "$_gf" ] || continue
+      readname "$_gf"
+      _gpre=${n%"$NL"}
+      break
+    done
   fi
-  if [ -z "${_gpre+x}" ]; then  # decided once per script, before T may become "."
-    _p=$T
-    while [ ! -d "$_p" ]; do _p=$(dirname "$_p"); done
-    [ -d "$S" ] || mkdir -p "$S" || return 1
-    # one stat for both: the same device twice means the same filesystem
-    _d=$(fdevs "$_p" "$S")
-    _d1=${_d%%"$NL"*}
-    if [ "$_d1" != "$_d" ] && [ "$_d1" = "${_d#*"$NL"}" ]; then _gpre="$S/stage-"
-    else _gpre="$(dirname "$T")/.fleet-stage-$NAME-"; fi
-  fi
+  [ -n "${_gpre+x}" ] || return 1
   G="$_gpre$1"
+}
+# place_staging: decide where this run stages (in $_gpre); 1 when the target's
+# filesystem has no place outside the target (the target is a mount point).
+place_staging() {
+  nearest "$T"
+  [ -d "$S" ] || mkdir -p "$S" || return 1
+  parent "$_p"
+  _up=$_pa
+  # one stat for all three: the nearest folder of the target, the state
+  # folder, and the target's parent when the target exists
+  _d=$(fdevs "$_p" "$S" "$_up")$NL
+  _d1=${_d%%"$NL"*}
+  _d=${_d#*"$NL"}
+  _d2=${_d%%"$NL"*}
+  _d3=${_d#*"$NL"}
+  _d3=${_d3%"$NL"}
+  [ -n "$_d1" ] || return 1
+  if [ "$_d1" = "$_d2" ]; then _gpre="$S/stage-"
+  elif [ "$_p" = "$T" ] && [ "$_d1" != "$_d3" ]; then return 1
+  else parent "$T"; _gpre="${_pa%/}/.fleet-stage-$NAME-"; fi
+}
+# parent PATH: its parent folder in $_pa (PATH is absolute; no process).
+parent() {
+  _pa=$1
+  while :; do case $_pa in */) [ "$_pa" = / ] && break; _pa=${_pa%/} ;; *) break ;; esac; done
+  _pa=${_pa%/*}
+  [ -n "$_pa" ] || _pa=/
+}
+# nearest PATH: PATH or its nearest existing ancestor folder, in $_p.
+nearest() {
+  _p=$1
+  while [ ! -d "$_p" ]; do parent "$_p"; _p=$_pa; done
+}
+# rm_tdirs DIR: remove the folders of the target's own path that the run
+# recorded (in DIR/tdir.K) as made by it, deepest first, if they are empty.
+rm_tdirs() {
+  _k=0
+  while [ -f "$1/tdir.$_k" ]; do readname "$1/tdir.$_k"; rmdir "$n" 2>/dev/null; _k=$((_k + 1)); done
+}
+# runcheck TIMEOUT CODE: run a check's shell CODE in the current folder with
+# no stdin, without a new command line (ps shows no check); its exit code in
+# $_rc, 124 when it outlived TIMEOUT seconds (it is then stopped), and the last
+# lines of its output on stderr when it failed. No GNU timeout needed; the
+# output goes to a file, so nothing the check leaves running in the
+# background can hold the step's answer open.
+runcheck() {
+  _of="$B/check.out"
+  if [ ! -d "$B" ]; then mkdir -p "$S" 2>/dev/null; _of="$S/.check-$$.out"; fi
+  rm -f "$_of" "$_of.late"
+  ( set +u; eval "$2" ) > "$_of" 2>&1 < /dev/null &
+  _cp=$!
+  ( trap 'kill "$_sl" 2>/dev/null; exit 0' TERM
+    sleep "$1" & _sl=$!
+    wait "$_sl" && { : > "$_of.late"; kill -TERM "$_cp" 2>/dev/null; } ) > /dev/null 2>&1 &
+  _wd=$!
+  wait "$_cp"
+  _rc=$?
+  kill -TERM "$_wd" 2>/dev/null
+  wait "$_wd" 2>/dev/null
+  [ -f "$_of.late" ] && _rc=124
+  [ "$_rc" = 0 ] || tail -n 5 "$_of" >&2
+  rm -f "$_of" "$_of.late"
 }
 # Recorded timestamps, UTC.
 # NOW comes from the controller where it can (one process fewer).

@@ -5,17 +5,24 @@ if [ -f "$S/current" ]; then
 fi
 [ -d "$S/backups" ] || mkdir -p "$S/backups" 2>/dev/null || { say "ERR state-dir"; exit 1; }
 if ! mkdir "$S/lock" 2>/dev/null; then say "LOCKED $(lockholder)"; exit 1; fi
-printf '%s\n' "$RUN" > "$S/lock/run"
-B="$S/backups/$RUN"
-abort() { rm -rf "$B" "$S/lock"; say "ERR $*"; exit 1; }
+take_lock
+# Until the backup is renamed into place nothing in the target has changed;
+# only the target's own folders may have been made, and $I records those.
+abort() {
+  [ -d "$I" ] && rm_tdirs "$I"
+  rm -rf "$I" "$S/lock"
+  say "ERR $*"
+  exit 1
+}
 say "STEP preflight"
 [ -L "$T" ] && abort target-link
 [ -e "$T" ] && [ ! -d "$T" ] && abort target-not-dir
-_p=$T
-while [ ! -d "$_p" ]; do _p=$(dirname "$_p"); done
+nearest "$T"
 [ -w "$_p" ] || abort target-perm
-# free space where the files go and where the backup goes: one df for both
-# (a long device name may wrap a line; then ask for each alone)
+place_staging || abort stage-place
+# free space where the files go (staging is on that filesystem too) and where
+# the backup goes: one df for both (a long device name may wrap a line; then
+# ask for each alone)
 free=$(df -Pk "$_p" "$S" 2>/dev/null)
 set -f
 # shellcheck disable=SC2086  # split into words on purpose, no globbing
@@ -28,21 +35,37 @@ for avail in "$a1" "$a2"; do
   [ "${avail:-0}" -ge "$NEED_KB" ] 2>/dev/null || abort space "${avail:-0}" "$NEED_KB"
 done
 # The backup folder and one entry folder per release file: one mkdir.
-set -- "$B" "$B/e"
+[ -e "$I" ] && rm -rf "$I"
+[ -e "$B" ] && abort state-dir
+set -- "$I" "$I/e"
 i=0
-while [ "$i" -lt "$N" ]; do set -- "$@" "$B/e/$i"; i=$((i + 1)); done
+while [ "$i" -lt "$N" ]; do set -- "$@" "$I/e/$i"; i=$((i + 1)); done
 mkdir -- "$@" || abort state-dir
-printf '%s\n' "$RELEASE" > "$B/release" || abort state-dir
-if [ -f "$S/current" ]; then cp "$S/current" "$B/prev" || abort state-dir; fi
+printf '2\n' > "$I/format" || abort state-dir
+printf '%s\n' "$RELEASE" > "$I/release" || abort state-dir
+printf '%s/' "$_gpre" > "$I/gpre" || abort state-dir
+if [ -f "$S/current" ]; then
+  printf '%s\n%s\n%s\n' "$crel" "$crun" "$ctime" > "$I/prev" || abort state-dir
+fi
 # Record what does not exist yet, so rollback removes exactly what we make.
 k=0
 _p=$T
-while [ ! -e "$_p" ]; do printf '%s/' "$_p" > "$B/tdir.$k"; k=$((k + 1)); _p=$(dirname "$_p"); done
+while [ ! -e "$_p" ]; do
+  printf '%s/' "$_p" > "$I/tdir.$k" || abort state-dir
+  k=$((k + 1))
+  parent "$_p"
+  _p=$_pa
+done
+TP=
+if [ -d "$T" ]; then
+  cd -P "$T" 2>/dev/null || abort target-perm
+  TP=$PWD
+fi
 j=0
 while [ "$j" -lt "$ND" ]; do
   eval "d=\$D_$j"
   if [ -L "$T/$d" ]; then abort dir-link "$j"
-  elif [ ! -e "$T/$d" ]; then printf '%s/' "$d" > "$B/d.$(printf '%06d' "$j")"
+  elif [ ! -e "$T/$d" ]; then printf '%s/' "$d" > "$I/d.$(printf '%06d' "$j")"
   elif [ ! -d "$T/$d" ]; then abort dir-not-dir "$j"; fi
   j=$((j + 1))
 done
@@ -52,26 +75,34 @@ existing=
 i=0
 while [ "$i" -lt "$N" ]; do
   getf "$i"
-  e="$B/e/$i"
+  e="$I/e/$i"
   printf '%s/' "$f" > "$e/name"
   printf '%s\n' "$h" > "$e/new"
-  if [ -L "$T/$f" ]; then abort file-link "$i"
-  elif [ -e "$T/$f" ]; then
-    [ -f "$T/$f" ] || abort not-a-file "$i"
-    [ -r "$T/$f" ] || abort file-perm "$i"
-    cp -p "$T/$f" "$e/old" 2>/dev/null || abort backup "$i"
-    set -- "$@" "$T/$f"
+  splitname "$f"
+  if [ -z "$TP" ] || ! into "$_dir"; then
+    # the folder does not exist (it was checked above): the file is created
+    [ -z "$TP" ] || [ ! -e "$T/$_dir" ] || abort target-moved
+    : > "$e/created"
+    say "FILE $i create"
+  elif [ -L "./$_base" ]; then abort file-link "$i"
+  elif [ -e "./$_base" ]; then
+    [ -f "./$_base" ] || abort not-a-file "$i"
+    [ -r "./$_base" ] || abort file-perm "$i"
+    cp -p "./$_base" "$e/old" 2>/dev/null || abort backup "$i"
+    set -- "$@" "$TP/$f"
     existing="$existing $i"
   else
+    : > "$e/created"
     say "FILE $i create"
   fi
   i=$((i + 1))
 done
+cd / || abort state-dir
 if [ -n "$existing" ]; then
   # Verify every copy against its original: one sha256 process for both sides.
   perms=$(modes "$@")
   k=$#
-  for i in $existing; do set -- "$@" "$B/e/$i/old"; done
+  for i in $existing; do set -- "$@" "$I/e/$i/old"; done
   copies=$(shas "$@")$NL
   originals=
   while [ "$k" -gt 0 ]; do
@@ -84,7 +115,7 @@ if [ -n "$existing" ]; then
   if [ "$originals" != "$copies" ]; then
     for i in $existing; do  # tell which one (or find the names that broke the lines)
       getf "$i"
-      [ "$(fsha "$T/$f")" = "$(fsha "$B/e/$i/old")" ] || abort backup-verify "$i"
+      [ "$(fsha "$TP/$f")" = "$(fsha "$I/e/$i/old")" ] || abort backup-verify "$i"
     done
   fi
   for i in $existing; do
@@ -93,16 +124,18 @@ if [ -n "$existing" ]; then
     perm=${perms%%"$NL"*}
     perms=${perms#*"$NL"}
     [ -n "$sum" ] && [ -n "$perm" ] || abort backup-verify "$i"
-    printf '%s %s\n' "$perm" "$sum" > "$B/e/$i/meta" || abort backup "$i"
+    printf '%s %s\n' "$perm" "$sum" > "$I/e/$i/meta" || abort backup "$i"
     getf "$i"
     if [ "$sum" = "$h" ]; then say "FILE $i same"; else say "FILE $i replace"; fi
   done
 fi
 [ -d "$T" ] || mkdir -p "$T" 2>/dev/null || abort target-mkdir
-(cd -P "$T" && pwd -P) > "$B/tphys" 2>/dev/null || abort target-mkdir
-# Where this run stages, decided once here for stage and activate (a path
-# with a newline is left for them to find again).
-if stagedir "$RUN"; then
-  case $_gpre in *"$NL"*) ;; *) printf '%s\n' "$_gpre" > "$B/gpre" ;; esac
+if [ -z "$TP" ]; then
+  cd -P "$T" 2>/dev/null || abort target-mkdir
+  TP=$PWD
+  cd / || abort state-dir
 fi
+printf '%s/' "$TP" > "$I/tphys" || abort state-dir
+# Complete and verified: the backup exists from this rename on, never before.
+mv "$I" "$B" || abort state-dir
 say READY

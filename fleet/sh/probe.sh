@@ -3,7 +3,15 @@ if [ -f "$S/current" ]; then
   { read -r crel; read -r crun; read -r ctime; } < "$S/current"
   say "CURRENT $crel $crun $ctime"
 fi
-[ -d "$S/lock" ] && say "LOCK $(lockholder)"
+if [ -d "$S/lock" ]; then
+  say "LOCK $(lockholder)"
+  # whether the holder is live is the controller's call: the lease, the
+  # controller that holds it, and whether its step is still running here
+  firstline "$S/lock/lease"
+  say "LEASE ${_fl:--}"
+  firstline "$S/lock/owner"
+  [ -n "$_fl" ] && say "OWNER $_fl"
+fi
 for b in "$S"/backups/*/; do
   [ -d "$b" ] || continue
   r=${b%/}
@@ -15,6 +23,12 @@ for b in "$S"/backups/*/; do
   c=0
   [ -f "$b/committed" ] && c=1
   say "BACKUP $r $rel $c $prev"
+done
+# Backups never completed (their run died while making them).
+for b in "$S"/backups/.inc-*/; do
+  [ -d "$b" ] || continue
+  r=${b%/}
+  say "INCOMPLETE ${r##*/.inc-}"
 done
 # Drift: files of the current release changed or removed since it was deployed.
 # Names go to stderr (they may hold anything); stdout only counts. One sha256
@@ -43,11 +57,20 @@ if [ -n "${crun:-}" ] && [ -d "$S/backups/$crun/e" ]; then
     done
   fi
 fi
+# Staging left behind: only where a run of this deployment recorded it would
+# stage (a folder of that name made by anyone else is not ours to report).
 for g in "$S"/stage-*; do
   [ -d "$g" ] && say "STAGING ${g##*/stage-}"
 done
-for g in "$(dirname "$T")/.fleet-stage-$NAME-"*; do
-  [ -d "$g" ] && say "STAGING ${g##*/.fleet-stage-"$NAME"-}"
+for b in "$S"/backups/*/ "$S"/backups/.inc-*/; do
+  [ -f "$b/gpre" ] || continue
+  r=${b%/}
+  r=${r##*/}
+  r=${r#.inc-}
+  unset _gpre
+  stagedir "$r" || continue
+  case $G in "$S/stage-"*) continue ;; esac
+  [ -d "$G" ] && [ ! -L "$G" ] && say "STAGING $r"
 done
 # Each release file's state; sha256 and mode of the present ones from one
 # process each (a name with a newline is read on its own).

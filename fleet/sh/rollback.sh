@@ -1,7 +1,14 @@
 # rollback: put back exactly what the backup of run $UNDO recorded. Replaced
-# files come back byte for byte with their mode, created files and folders
-# are removed, nothing else is touched. Idempotent: a retry finishes the job.
+# files come back byte for byte with their mode, files the run positively
+# recorded as created are removed, nothing else is touched, and nothing is
+# written or removed through a link or in a folder that is not the one
+# preflight saw. Idempotent: a retry finishes the job.
+#
+# The lock: free (taken), ours ($RUN), or held by $UNDO when the controller
+# judged that run abandoned and the lease it saw ($ABANDONED) is unchanged;
+# any other holder, or a lease renewed since, is refused (the run is live).
 B="$S/backups/$UNDO"
+I="$S/backups/.inc-$UNDO"
 current_line() {
   if [ -f "$S/current" ]; then
     { read -r crel; read -r crun; read -r ctime; } < "$S/current"
@@ -12,32 +19,47 @@ current_line() {
 }
 clear_staging() {
   for r in "$UNDO" "$RUN"; do
-    stagedir "$r" || continue
-    if [ -e "$G" ] || [ -e "$G.err" ]; then rm -rf "$G" "$G.err"; fi
+    unset _gpre
+    if stagedir "$r" && { [ -e "$G" ] || [ -L "$G" ]; }; then rm -rf "$G"; fi
   done
+  unset _gpre
 }
-if [ ! -d "$B" ]; then
-  [ "$MISSING_OK" = 1 ] || { say "ERR no-backup"; exit 1; }
-  # The run failed before it made a backup: clear its staging and release its
-  # lock, if it took one.
-  if [ -d "$S/lock" ]; then
-    case $(lockholder) in "$RUN"|"$UNDO") ;; *) say "LOCKED $(lockholder)"; exit 1 ;; esac
+[ -d "$S" ] || mkdir -p "$S" 2>/dev/null
+if mkdir "$S/lock" 2>/dev/null; then
+  take_lock
+else
+  holder=$(lockholder)
+  if [ "$holder" = "$RUN" ]; then beat
+  elif [ "$holder" = "$UNDO" ] && [ -n "$ABANDONED" ]; then
+    firstline "$S/lock/lease"
+    [ "${_fl:--}" = "$ABANDONED" ] || { say "LIVE $holder"; exit 1; }
+    # the run's controller is gone: stop a step of it still running here
+    stop_step
+    take_lock
+  else
+    say "LOCKED $holder"; exit 1
   fi
+fi
+unlock() { rm -rf "$S/lock"; }
+if [ ! -d "$B" ]; then
+  if [ "$MISSING_OK" != 1 ]; then unlock; say "ERR no-backup"; exit 1; fi
+  # The run never completed its backup: nothing in the target was changed
+  # but the target's own folders it made (recorded in $I); those go if empty.
+  [ -d "$I" ] && rm_tdirs "$I"
   clear_staging
-  rm -rf "$S/lock"
+  rm -rf "$I"
+  unlock
   current_line
   exit 0
 fi
-if mkdir "$S/lock" 2>/dev/null; then printf '%s\n' "$RUN" > "$S/lock/run"
-else
-  holder=$(lockholder)
-  case $holder in "$RUN"|"$UNDO") ;; *) say "LOCKED $holder"; exit 1 ;; esac
-fi
-unlock() { rm -rf "$S/lock"; }
 # A failure from here on leaves the host unfinished: the lock is handed to the
 # run being undone, so status shows it and a later rollback or recover resumes.
 give_up() { printf '%s\n' "$UNDO" > "$S/lock/run"; say "ERR $*"; exit 1; }
-stop_step_of "$UNDO"
+# Backups made before format 2 record a created file as an entry without meta;
+# such a backup is trusted only when its run committed (it was complete).
+legacy=0
+[ -f "$B/format" ] || { [ -f "$B/committed" ] && legacy=1; }
+is_created() { [ -f "$1/created" ] || { [ "$legacy" = 1 ] && [ ! -f "$1/meta" ]; }; }
 if [ "$FORCE" != 1 ]; then
   # Drift: one sha256 process for all the files; file by file only to name them.
   drift=0
@@ -68,51 +90,68 @@ if [ "$FORCE" != 1 ]; then
   if [ "$drift" -gt 0 ]; then unlock; say "ERR drift $drift"; exit 1; fi
 fi
 clear_staging
-stagedir "$RUN" || give_up stage-dir
-enter_target "$B/tphys" || give_up target-moved
+# Restore copies are made where the undone run staged (on the target's
+# filesystem; a leftover is that run's staging, found and cleared as such).
+if ! stagedir "$UNDO"; then place_staging || give_up stage-place; G="$_gpre$UNDO"; fi
+load_tp || give_up target-moved
+into "" || give_up target-moved
 fails=0
-# restore I: put back entry I's old file (name in $n, recorded "$mode $sha").
-restore() {
-  [ -d "$G" ] || mkdir -p "$G" || give_up stage-dir
-  if cp -p "$B/e/$1/old" "$G/r" && chmod "$mode" "$G/r" && mv -f "$G/r" "$T/$n" \
-      && [ "$(fsha "$T/$n")" = "$sha" ]; then :; else
-    printf 'could not restore: %s\n' "$n" >&2; fails=$((fails + 1)); fi
+refuse() { printf '%s\n' "$*" >&2; fails=$((fails + 1)); }
+# Files the run created go: only regular files, each removed inside its real
+# folder; one rm per run of files in the same folder.
+flush_rm() {
+  [ $# -gt 0 ] || return 0
+  rm -f -- "$@" 2>/dev/null && return 0
+  for _x in "$@"; do [ ! -e "$_x" ] || refuse "could not remove: ${_x#./}"; done
 }
-# Files the run created go: one rm for all (file by file if that fails).
 set --
+cur=//
 for e in "$B"/e/*/; do
-  [ -f "$e/name" ] && [ ! -f "$e/meta" ] || continue
+  is_created "$e" || continue
   readname "$e/name"
-  if [ -e "$T/$n" ] || [ -L "$T/$n" ]; then set -- "$@" "$T/$n"; fi
-done
-if [ $# -gt 0 ] && ! rm -f -- "$@" 2>/dev/null; then
-  for p in "$@"; do
-    if [ -e "$p" ] || [ -L "$p" ]; then
-      printf 'could not remove: %s\n' "${p#"$T/"}" >&2; fails=$((fails + 1))
+  splitname "$n"
+  if [ "$_dir" != "$cur" ]; then
+    flush_rm "$@"
+    set --
+    cur=$_dir
+    if ! into "$_dir"; then
+      [ -e "$TP/$_dir" ] || [ -L "$TP/$_dir" ] || { cur=//gone; continue; }
+      cur=//moved
     fi
-  done
-fi
-# Files it replaced come back, except those already as recorded (nothing to
-# write, no space needed): one sha256 and one stat process find those.
-set --
-check=
-for e in "$B"/e/*/; do
-  [ -f "$e/name" ] && [ -f "$e/meta" ] || continue
-  i=${e%/}
-  i=${i##*/}
-  readname "$e/name"
-  read -r mode sha < "$e/meta"
-  if [ ! -L "$T/$n" ] && [ -f "$T/$n" ]; then
-    set -- "$@" "$T/$n"
-    check="$check $i"
-  else
-    restore "$i"
+  fi
+  case $cur in
+    //gone) continue ;;  # its folder is gone, and the file with it
+    //moved) refuse "could not remove: $n (its folder was replaced since the rollout;" \
+                    "fleet does not write through it)"; continue ;;
+  esac
+  if [ -L "./$_base" ]; then refuse "could not remove: $n is now a symbolic link"
+  elif [ -f "./$_base" ]; then set -- "$@" "./$_base"
+  elif [ -e "./$_base" ]; then refuse "could not remove: $n is no longer a regular file"
   fi
 done
-if [ $# -gt 0 ]; then
+flush_rm "$@"
+# restore I: put back entry I's old file (name in $n, parts in $_dir/$_base,
+# recorded "$mode $sha") from inside its folder: the copy is made in staging
+# under its final name, then renamed in (atomic; a link there is replaced,
+# never followed).
+restore() {
+  if [ -L "./$_base" ] || { [ -e "./$_base" ] && [ ! -f "./$_base" ]; }; then
+    refuse "could not restore: $n is now a link or a folder; fleet does not write through it"
+    return 0
+  fi
+  [ -d "$G/$1" ] || mkdir -p "$G/$1" || give_up stage-dir
+  if cp -p "$B/e/$1/old" "$G/$1/$_base" && chmod "$mode" "$G/$1/$_base" \
+      && mv -f -- "$G/$1/$_base" ./ && [ "$(fsha "./$_base")" = "$sha" ]; then :; else
+    refuse "could not restore: $n"; fi
+}
+# Files it replaced come back, except those already as recorded (nothing to
+# write, no space needed): one sha256 and one stat process per folder find those.
+restore_group() {
+  [ $# -gt 0 ] || return 0
   sums_modes "$@"
   for i in $check; do
     readname "$B/e/$i/name"
+    splitname "$n"
     read -r mode sha < "$B/e/$i/meta"
     if [ "$aligned" = 1 ]; then
       have=${sums%%"$NL"*}
@@ -120,21 +159,58 @@ if [ $# -gt 0 ]; then
       sums=${sums#*"$NL"}
       perms=${perms#*"$NL"}
     else  # a name broke the lines or a file could not be read: one by one
-      have=$(fsha "$T/$n")
-      perm=$(fmode "$T/$n")
+      have=$(fsha "./$_base")
+      perm=$(fmode "./$_base")
     fi
     [ "$have" = "$sha" ] && [ "$perm" = "$mode" ] || restore "$i"
   done
-fi
+}
+set --
+check=
+cur=//
+for e in "$B"/e/*/; do
+  [ -f "$e/name" ] && [ -f "$e/meta" ] || continue
+  i=${e%/}
+  i=${i##*/}
+  readname "$e/name"
+  splitname "$n"
+  if [ "$_dir" != "$cur" ]; then
+    restore_group "$@"
+    set --
+    check=
+    cur=$_dir
+    if ! into "$_dir"; then
+      if [ -e "$TP/$_dir" ] || [ -L "$TP/$_dir" ]; then cur=//moved; else cur=//gone; fi
+    fi
+  fi
+  case $cur in
+    //moved) refuse "could not restore: $n (its folder was replaced since the rollout;" \
+                    "fleet does not write through it)"; continue ;;
+    //gone) refuse "could not restore: $n (its folder is gone)"; continue ;;
+  esac
+  read -r mode sha < "$e/meta"
+  if [ ! -L "./$_base" ] && [ -f "./$_base" ]; then
+    set -- "$@" "./$_base"
+    check="$check $i"
+  else
+    restore "$i"
+  fi
+done
+restore_group "$@"
+cd / || exit 1
 if [ -e "$G" ]; then rm -rf "$G"; fi
 [ "$fails" -eq 0 ] || give_up restore "$fails"
-# Folders this run created: deepest first; a folder someone else filled stays.
+# Folders this run created: deepest first, each inside its real parent; a
+# folder someone else filled stays.
 set --
 for dfile in "$B"/d.*; do [ -f "$dfile" ] && set -- "$dfile" "$@"; done
-for dfile in "$@"; do readname "$dfile"; rmdir "$T/$n" 2>/dev/null; done
+for dfile in "$@"; do
+  readname "$dfile"
+  splitname "$n"
+  if into "$_dir" && [ ! -L "./$_base" ]; then rmdir "./$_base" 2>/dev/null; fi
+done
 cd / || exit 1
-k=0
-while [ -f "$B/tdir.$k" ]; do readname "$B/tdir.$k"; rmdir "$n" 2>/dev/null; k=$((k + 1)); done
+rm_tdirs "$B"
 if [ -f "$B/prev" ]; then
   cp "$B/prev" "$S/current.tmp" && mv -f "$S/current.tmp" "$S/current"
 elif [ -f "$S/current" ]; then

@@ -1,7 +1,8 @@
 # stage: unpack the release (a tar of members i/BASENAME on stdin) next to
 # the target and verify every file by sha256. The target is not touched.
 have_lock || { cat >/dev/null; say "ERR lost-lock $(lockholder)"; exit 1; }
-note_pid
+[ -d "$B" ] || { cat >/dev/null; say "ERR no-backup"; exit 1; }
+beat
 stagedir "$RUN" || { cat >/dev/null; say "ERR stage-dir"; exit 1; }
 if [ -e "$G" ] || [ -L "$G" ]; then rm -rf "$G"; fi
 mkdir "$G" || { cat >/dev/null; say "ERR stage-dir"; exit 1; }

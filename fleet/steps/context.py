@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from fleet.commands import assign, indexed
+from fleet.liveness import Owner, lease_until, this_controller
 from fleet.playbook import Check
 from fleet.release import Release
 
@@ -26,11 +28,15 @@ class DeployContext:
     release: Release
     checks: tuple[Check, ...] = ()
     keep: int = 5
+    command_timeout: float = 120.0
+    owner: Owner | None = None
+    """The controller that holds the run's locks (None: this process)."""
 
     def base_vars(self) -> dict[str, str | int]:
-        """Variables every script needs."""
+        """Variables every script needs: the deployment, the run, and the lock's
+        owner and lease (see :mod:`fleet.liveness`), renewed with every step."""
         return {"NAME": self.name, "TARGET": self.target, "RUN": self.run_id,
-                "RELEASE": self.release.id}
+                "RELEASE": self.release.id, **lock_vars(self.command_timeout, self.owner)}
 
     def file_vars(self) -> list[str]:
         """``N``, ``F_i`` (names), ``H_i`` (sha256), ``M_i`` (octal modes), ``ND``, ``D_j``."""
@@ -58,3 +64,10 @@ class DeployContext:
         """Return the release folder at ``index``, for messages."""
         dirs = self.release.dirs()
         return dirs[index] if 0 <= index < len(dirs) else f"#{index}"
+
+
+def lock_vars(command_timeout: float, owner: Owner | None = None) -> dict[str, str | int]:
+    """``OWNER`` (the controller, by default this one) and ``LEASE`` (until when
+    the run counts as live on the host) for a script that takes or holds a lock."""
+    return {"OWNER": (owner or this_controller()).line(),
+            "LEASE": lease_until(time.time(), command_timeout)}

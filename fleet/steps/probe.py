@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fleet.commands import CommandResult, Script, assign, indexed, render
 from fleet.errors import StepFailed
+from fleet.liveness import LockView, Owner
 from fleet.release import Release
 
 
@@ -44,7 +45,11 @@ class HostState:
 
     ``drift`` lists files of the current release changed (``changed: name``)
     or removed (``missing: name``) on the host since they were deployed;
-    ``staging`` names the runs whose staging folders are still there.
+    ``staging`` names the runs whose staging folders are still there;
+    ``incomplete`` the runs whose backup was never completed (they died
+    making it: nothing of the target was changed but folders they recorded);
+    ``lock_view`` is the lock's holder, lease and owner, for
+    :func:`fleet.liveness.is_live`.
     """
 
     current: Current | None
@@ -53,12 +58,15 @@ class HostState:
     files: tuple[FileState, ...]
     drift: tuple[str, ...] = ()
     staging: tuple[str, ...] = ()
+    incomplete: tuple[str, ...] = ()
+    lock_view: LockView | None = None
 
     @property
     def unfinished(self) -> tuple[str, ...]:
         """Runs that left state behind without finishing: the lock holder, runs whose
-        backup was never committed, and runs with staging left; newest first."""
-        runs = {b.run_id for b in self.backups if not b.committed} | set(self.staging)
+        backup was never committed or completed, and runs with staging left; newest first."""
+        runs = ({b.run_id for b in self.backups if not b.committed} | set(self.staging)
+                | set(self.incomplete))
         if self.lock:
             runs.add(self.lock)
         return tuple(sorted(runs, reverse=True))
@@ -86,16 +94,23 @@ def parse(result: CommandResult, host: str) -> HostState:
     if not result.ok or ["PROBED"] not in lines:
         tail = result.stderr.strip().splitlines()[-1:] or [f"exit code {result.exit_code}"]
         raise StepFailed(host, "probe", f"cannot read the deployment state: {tail[0]}")
-    current, lock = None, None
+    current, lock, lease, owner = None, None, None, None
     backups: list[Backup] = []
     files: dict[int, FileState] = {}
     staging: list[str] = []
+    incomplete: list[str] = []
     for words in lines:
         match words:
             case ["CURRENT", release, run_id, when]:
                 current = Current(release, run_id, when)
             case ["LOCK", holder]:
                 lock = holder
+            case ["LEASE", until]:
+                lease = float(until) if until.isdigit() else None
+            case ["OWNER", *record]:
+                owner = Owner.parse(record)
+            case ["INCOMPLETE", run_id]:
+                incomplete.append(run_id)
             case ["BACKUP", run_id, release, committed, previous]:
                 backups.append(Backup(run_id, release, committed == "1",
                                       None if previous == "-" else previous))
@@ -108,4 +123,6 @@ def parse(result: CommandResult, host: str) -> HostState:
     drift = tuple(line for line in result.stderr.splitlines()
                   if line.startswith(("changed: ", "missing: ")))
     ordered = tuple(files[i] for i in sorted(files))  # the script reports them out of order
-    return HostState(current, lock, tuple(backups), ordered, drift, tuple(staging))
+    view = LockView(lock, lease, owner) if lock is not None else None
+    return HostState(current, lock, tuple(backups), ordered, drift, tuple(dict.fromkeys(staging)),
+                     tuple(incomplete), view)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fleet.commands import CommandResult, Script, render
-from fleet.errors import RollbackFailed
-from fleet.steps.context import DeployContext
+from fleet.errors import RollbackFailed, RunIsLive
+from fleet.steps.context import DeployContext, lock_vars
 from fleet.steps.messages import failure_text
 
 
@@ -23,32 +23,39 @@ class RolledBack:
 
 
 def script(name: str, target: str, run_id: str, undo: str, *, force: bool,
-           missing_ok: bool = False) -> Script:
+           missing_ok: bool = False, abandoned: str | None = None,
+           command_timeout: float = 120.0) -> Script:
     """Render the rollback of run ``undo``'s changes, done by run ``run_id``.
 
     ``force`` skips the drift check. Unless ``missing_ok``, the backup of
-    ``undo`` must exist; with it, a run that never made one only has its lock
-    (and staging) cleared.
+    ``undo`` must exist; with it, a run that never completed one only has its
+    lock, staging and the target folders it recorded making cleared.
+    ``abandoned`` is the lease the controller saw on ``undo``'s lock when it
+    judged that run abandoned: the lock is taken over only while it is
+    unchanged (None: a lock held by ``undo`` is refused).
     """
     return render("rollback", {"NAME": name, "TARGET": target, "RUN": run_id,
                                "RELEASE": "-", "UNDO": undo, "FORCE": int(force),
-                               "MISSING_OK": int(missing_ok)})
+                               "MISSING_OK": int(missing_ok), "ABANDONED": abandoned or "",
+                               **lock_vars(command_timeout)})
 
 
 def in_run_script(ctx: DeployContext) -> Script:
     """Render a run's rollback of its own changes on a host.
 
     No drift check (the files were just written by this very run), and a
-    missing backup is fine: the run may have failed before making one, and
-    then only its lock (if any) is released.
+    missing backup is fine: the run may have failed before completing one,
+    and then only its lock, staging and recorded target folders are cleared.
     """
-    return script(ctx.name, ctx.target, ctx.run_id, ctx.run_id, force=True, missing_ok=True)
+    return script(ctx.name, ctx.target, ctx.run_id, ctx.run_id, force=True, missing_ok=True,
+                  command_timeout=ctx.command_timeout)
 
 
 def parse(result: CommandResult, host: str) -> RolledBack:
     """Read the rollback script's answer.
 
     Raises:
+        RunIsLive: another run holds the deployment (nothing was touched).
         RollbackFailed: the host could not be put back (message says why).
     """
     for words in result.lines():
@@ -56,9 +63,9 @@ def parse(result: CommandResult, host: str) -> RolledBack:
             release, run_id = words[1], words[2]
             return RolledBack(None if release == "-" else release,
                               None if run_id == "-" else run_id)
-        if words[0] == "LOCKED":
+        if words[0] in ("LOCKED", "LIVE"):
             holder = words[1] if len(words) > 1 else "unknown"
-            raise RollbackFailed(host, f"the deployment is locked by run {holder}")
+            raise RunIsLive(host, holder)
     detail = failure_text(result, lambda i: f"#{i}")
     prefix = "changed since deployed: "
     changed = [line[len(prefix):] for line in result.stderr.splitlines()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from fleet.commands import CommandResult
+from fleet.commands import CommandResult, Script
 
 
 class Transport(Protocol):
@@ -39,3 +39,14 @@ class Transport(Protocol):
     def close(self) -> None:
         """Close the connection; safe to call twice."""
         ...
+
+
+def send(transport: Transport, script: Script, *, timeout: float) -> CommandResult:
+    """Run a rendered step script on the host and return its result, whatever
+    its exit code (the step's ``parse`` judges the answer).
+
+    Raises:
+        CommandTimeout: it did not finish within ``timeout`` seconds.
+        TransportError: the connection broke.
+    """
+    return transport.run(script.command(), stdin=script.wire(), timeout=timeout, check=False)

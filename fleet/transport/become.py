@@ -1,27 +1,40 @@
 """Run every command as another user through ``sudo`` (Ansible's ``become``).
 
-The password, when there is one, travels only as the first line of the
-command's stdin: a tiny wrapper reads it with the shell's ``read`` (which
-stops at the newline, so a step's own stdin, such as the release tar, follows
-untouched), hands it to ``sudo -S -v`` and runs the step under ``sudo -n``.
-It never appears in a command line, an error, the output or the run log.
+Every step arrives as :data:`fleet.commands.BOOTSTRAP` with its script on
+stdin, so the wrapper is one more line at the head of stdin, read by the
+same bootstrap as the login user: it reads the password line (the shell's
+``read`` stops at the newline, so the step's own stdin follows untouched),
+then runs the step's bootstrap under sudo as the become user. When sudo
+needs no password (NOPASSWD, or a credential it keeps) the line is
+dropped; otherwise the password line goes to ``sudo -S`` on the same pipe as
+the step's stdin (sudo reads it byte by byte, up to the newline), so one
+sudo call authenticates and runs the step: no cached credential is relied
+on. The password never appears in a command line, an error, the output or
+the run log.
 """
 
 from __future__ import annotations
 
 import shlex
 
-from fleet.commands import CommandResult
+from fleet.commands import BOOTSTRAP, CommandResult
 from fleet.errors import CommandFailed, StepFailed
 from fleet.transport.base import Transport
 
-# $1 = user, $2 = the step's command line; stdin = password line + the step's stdin.
-_WRAPPER = (
-    'IFS= read -r _pw; '
-    'printf "%s\\n" "$_pw" | sudo -S -p "" -v >/dev/null 2>&1 '
-    '|| { echo "ERR become"; echo "sudo refused the password for $(id -un)" >&2; exit 1; }; '
-    'unset _pw; exec sudo -n -H -u "$1" sh -c "$2"'
-)
+_INNER = shlex.quote("IFS= read -r _b; eval \"$_b\"")
+
+
+def wrapper_line(user: str) -> str:
+    """The line that runs the rest of stdin (a password line, then a step's
+    bootstrap input) as ``user`` through sudo."""
+    who = shlex.quote(user)
+    return (
+        "IFS= read -r _pw; "
+        f"if sudo -n -u {who} true >/dev/null 2>&1; then unset _pw; "
+        f"sudo -n -H -u {who} /bin/sh -c {_INNER}; exit $?; fi; "
+        "{ printf '%s\\n' \"$_pw\"; unset _pw; exec cat; } "
+        f"| sudo -S -p '' -H -u {who} /bin/sh -c {_INNER}"
+    )
 
 
 class BecomeTransport:
@@ -36,27 +49,27 @@ class BecomeTransport:
     def run(
         self, command: str, *, stdin: bytes | None = None, timeout: float, check: bool = True
     ) -> CommandResult:
-        """Run ``command`` as the become user; see :class:`fleet.transport.Transport`.
+        """Run a step (``command`` is always the bootstrap) as the become user; see
+        :class:`fleet.transport.Transport`.
 
         Raises:
-            StepFailed: sudo refused (wrong or missing password, user not allowed).
+            StepFailed: sudo refused (wrong or missing password, user not allowed)
+                before the step started.
         """
-        wrapped = "sh -c " + " ".join(shlex.quote(w) for w in (_WRAPPER, "sh", self._user,
-                                                                 command))
+        if command != BOOTSTRAP:
+            raise ValueError("become runs fleet's step scripts only (the bootstrap command)")
+        head = (wrapper_line(self._user) + "\n").encode()
         secret = (self._password or "").encode() + b"\n"
-        result = self._inner.run(wrapped, stdin=secret + (stdin or b""), timeout=timeout,
-                                 check=False)
-        refused = not result.stdout and not result.ok and result.stderr.startswith("sudo:")
-        if refused:  # sudo itself said no (unknown user, not allowed) before the step ran
+        result = self._inner.run(BOOTSTRAP, stdin=head + secret + (stdin or b""),
+                                 timeout=timeout, check=False)
+        if not result.ok and not result.stdout.strip():
+            # Not one line from the step: it never started, sudo said no.
+            said = [line for line in result.stderr.splitlines() if line.strip()]
+            why = said[-1].strip() if said else f"exit code {result.exit_code}"
             raise StepFailed(self.host, "become",
-                             f"sudo to {self._user!r} was refused: "
-                             f"{result.stderr.strip().splitlines()[0]}")
-        if result.stdout.startswith("ERR become"):
-            raise StepFailed(self.host, "become",
-                             f"sudo to {self._user!r} was refused: check the become password "
-                             "(FLEET_BECOME_PASSWORD, --ask-become-pass) and the sudoers rule")
-        result = CommandResult(command, result.exit_code, result.stdout, result.stderr,
-                               result.duration)
+                             f"sudo to {self._user!r} was refused ({why}); check the become "
+                             "password (FLEET_BECOME_PASSWORD, --ask-become-pass) and the "
+                             "sudoers rule")
         if check and not result.ok:
             raise CommandFailed(self.host, result)
         return result

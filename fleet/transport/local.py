@@ -10,9 +10,12 @@ from collections.abc import Mapping
 from fleet.commands import CommandResult
 from fleet.errors import CommandFailed, CommandTimeout, TransportError
 
+_SECRETS = frozenset({"FLEET_BECOME_PASSWORD"})
+
 
 class LocalTransport:
-    """A transport whose "host" is this machine, through ``/bin/sh``.
+    """A transport whose "host" is this machine, through ``/bin/sh`` (in a session of
+    its own, as sshd starts a command).
 
     ``env`` overrides environment variables for every command; tests use it
     to give each pretend host its own ``HOME``.
@@ -20,7 +23,10 @@ class LocalTransport:
 
     def __init__(self, host: str, env: Mapping[str, str] | None = None) -> None:
         self.host = host
-        self._env = {**os.environ, **(env or {})}
+        # A secret of the controller's is no business of a step's (a check
+        # that prints its environment must not leak it).
+        inherited = {k: v for k, v in os.environ.items() if k not in _SECRETS}
+        self._env = {**inherited, **(env or {})}
 
     def run(
         self, command: str, *, stdin: bytes | None = None, timeout: float, check: bool = True
@@ -28,14 +34,23 @@ class LocalTransport:
         """Run ``command`` with ``/bin/sh -c``; see :class:`fleet.transport.Transport`."""
         start = time.monotonic()
         try:
-            done = subprocess.run(  # noqa: S602 - the command is a fleet-rendered script
-                command, shell=True, input=stdin if stdin is not None else b"",
-                capture_output=True, timeout=timeout, env=self._env, check=False,
+            # As sshd starts a command: in a session of its own. A command that
+            # outlives its timeout is left running, as over SSH, with its pipes
+            # closed (a step's orphan ends at its next write).
+            proc = subprocess.Popen(  # noqa: S602 - the command is a fleet-rendered script
+                command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=self._env, start_new_session=True,
             )
-        except subprocess.TimeoutExpired as exc:
-            raise CommandTimeout(self.host, timeout) from exc
         except OSError as exc:
             raise TransportError(self.host, f"cannot run a local shell: {exc}") from exc
+        try:
+            out, err = proc.communicate(stdin if stdin is not None else b"", timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+            raise CommandTimeout(self.host, timeout) from exc
+        done = subprocess.CompletedProcess(command, proc.returncode, out, err)
         result = CommandResult(
             command=command, exit_code=done.returncode,
             stdout=done.stdout.decode("utf-8", "replace"),

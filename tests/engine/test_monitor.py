@@ -42,7 +42,7 @@ def test_a_canary_that_cannot_be_read_during_the_bake_halts_and_rolls_back(
     before = world.snapshot()
 
     def health_unreachable(command: str, stdin: bytes | None) -> CommandResult | None:
-        if "HEALTH_DONE" in command:  # only the health samples: the steps really run
+        if b"HEALTH_DONE" in (stdin or b""):  # only the health samples: the steps really run
             raise TransportError("h1", "connection lost")
         return None
 

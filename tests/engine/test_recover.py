@@ -3,7 +3,11 @@ status shows it, and recover (or rollback) puts every touched host back."""
 
 from __future__ import annotations
 
+import subprocess
+from dataclasses import replace
+
 from fleet.events import Recorder
+from fleet.liveness import Owner, this_controller
 from fleet.outcome import HostStatus, Outcome
 from fleet.playbook import load_playbook
 from fleet.recover import recover_fleet
@@ -11,12 +15,20 @@ from fleet.release import build_release
 from fleet.status import HostState, status_fleet
 from fleet.steps import activate, commit, prepare, stage
 from fleet.steps.context import DeployContext
+from fleet.transport.base import send
 from fleet.transport.local import LocalTransport
 from fleet.undo import rollback_fleet
 from tests.engine.world import FILES, World
 
 RUN_A = "20260101T000000Z-aaaaaa"
 RUN_B = "20260101T000002Z-bbbbbb"
+
+
+def dead_controller() -> Owner:
+    """A controller of this machine that has exited (its pid is gone)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return replace(this_controller(), pid=proc.pid, start="0")
 
 
 def crash_mid_run(world: World) -> dict[str, dict[str, tuple[str, int]]]:
@@ -28,7 +40,9 @@ def crash_mid_run(world: World) -> dict[str, dict[str, tuple[str, int]]]:
     after_a = world.snapshot()
     pb = load_playbook(world.playbook({**FILES, "COMMON_WORKFLOW.md": "# Workflow B\n"}))
     release = build_release(pb)
-    ctx = DeployContext(pb.name, pb.target, RUN_B, release, pb.checks, pb.backup.keep)
+    # run B's controller: a process of this machine that is gone by now
+    ctx = DeployContext(pb.name, pb.target, RUN_B, release, pb.checks, pb.backup.keep,
+                        owner=dead_controller())
     payload = stage.pack(release)
     steps = {  # host -> how far run B got before the controller died
         "h1": ("prepare", "stage", "activate", "commit"),
@@ -46,7 +60,7 @@ def crash_mid_run(world: World) -> dict[str, dict[str, tuple[str, int]]]:
         for step in done or ():
             script = {"prepare": prepare.script(ctx), "stage": stage.script(ctx, payload),
                       "activate": activate.script(ctx), "commit": commit.script(ctx)}[step]
-            transport.run(script.command(), stdin=script.stdin, timeout=30)
+            send(transport, script, timeout=30)
     return after_a
 
 

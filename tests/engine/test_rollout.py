@@ -136,7 +136,7 @@ def test_stage_failure_after_backup_leaves_host_as_before(world: World) -> None:
     before = world.snapshot()
 
     def corrupt_stage(command: str, stdin: bytes | None) -> CommandResult | None:
-        if stdin:  # the stage step is the only one with a payload
+        if b"# fleet step: stage\n" in (stdin or b""):
             return result("ERR stage-verify 1\n", exit_code=1)
         return None
 

@@ -89,8 +89,7 @@ def test_secrets_in_the_inventory_never_reach_output_or_the_run_log(tmp_path: Pa
 
 
 STEPS = ("prepare", "stage", "activate", "commit", "rollback")
-MARKERS = {"prepare": "# prepare =", "stage": "# stage:", "activate": "# activate +",
-           "commit": "# commit:", "rollback": "# rollback:"}
+MARKERS = {step: f"# fleet step: {step}\n".encode() for step in STEPS}
 
 
 def fault(world: World, host: str, step: str, kind: str):  # type: ignore[no-untyped-def]
@@ -99,7 +98,7 @@ def fault(world: World, host: str, step: str, kind: str):  # type: ignore[no-unt
     fired = {"done": False}
 
     def handler(command: str, stdin: bytes | None) -> CommandResult | None:
-        if fired["done"] or MARKERS[step] not in command:
+        if fired["done"] or MARKERS[step] not in (stdin or b""):
             return None
         fired["done"] = True
         if kind == "refuse":  # the script reports a failure before doing anything

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from fleet.checks import host_limit, judge
 from fleet.commands import CommandResult, assign
-from fleet.errors import RollbackFailed, StepFailed
+from fleet.errors import RollbackFailed, RunIsLive, StepFailed
 from fleet.playbook import AccessTimeCheck, CommandCheck, MemoryCheck, NonEmptyCheck
 from fleet.release import Release, ReleaseFile
 from fleet.steps import activate, commit, prepare, probe, rollback, stage
@@ -171,7 +171,9 @@ def test_probe_and_rollback_answers() -> None:
     assert state.files[1].mode == 0o644
     assert rollback.parse(out("ROLLED_BACK r1 run-1\n"), "h") == rollback.RolledBack("r1", "run-1")
     assert rollback.parse(out("ROLLED_BACK - -\n"), "h") == rollback.RolledBack(None, None)
-    with pytest.raises(RollbackFailed, match="locked by run run-7"):
+    with pytest.raises(RunIsLive, match=r"held by live run run-7.*nothing was touched"):
         rollback.parse(out("LOCKED run-7\n", 1), "h")
+    with pytest.raises(RunIsLive, match="run-8"):
+        rollback.parse(out("LIVE run-8\n", 1), "h")
     with pytest.raises(RollbackFailed, match=r"use --force .*'x y\.md'"):
         rollback.parse(out("ERR drift 1\n", 1, "changed since deployed: x y.md\n"), "h")
