@@ -27,6 +27,7 @@ from fleet.events import (
     StepStarted,
 )
 from fleet.health import Level, Schedule, health_script
+from fleet.interrupts import Interrupt
 from fleet.inventory import Host
 from fleet.monitor import SampleLog, Tracker, Watch, watch
 from fleet.orchestrator import run_fleet, wait_all
@@ -62,8 +63,12 @@ class Target:
 
 
 def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *,
-            run_id: str, canary_only: bool = False) -> RunResult:
-    """Run the fleet sequence (canary, batches, halt, rollback) and return its result."""
+            run_id: str, canary_only: bool = False, interrupt: Interrupt | None = None
+            ) -> RunResult:
+    """Run the fleet sequence (canary, batches, halt, rollback) and return its result.
+
+    ``interrupt`` (set by Ctrl-C, SIGTERM or SIGHUP) halts the run and rolls back
+    every touched host, as a failure does."""
     start = time.monotonic()
     pb = target.playbook
     sink.emit(RunStarted(run_id, "rollout", pb.name, target.release.id,
@@ -80,7 +85,7 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
         bake = partial(bake_canaries, target, connector, sink, seconds=plan.bake_s)
     try:
         run = run_fleet(plan, target.hosts, job, plan.halt_policy, on_failure=plan.on_failure,
-                        canary_only=canary_only, bake=bake)
+                        canary_only=canary_only, bake=bake, interrupt=interrupt)
     finally:
         connections.close_all()
     duration = time.monotonic() - start
@@ -94,7 +99,8 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
 
 
 def bake_canaries(target: Target, connector: Connector, sink: EventSink,
-                  canaries: Sequence[Host], *, seconds: float) -> str | None:
+                  canaries: Sequence[Host], stop: threading.Event, *, seconds: float
+                  ) -> str | None:
     """Watch the canaries' health for ``seconds``; the first critical sample fails them,
     and so does the first one that cannot be read (unreachable).
 
@@ -110,8 +116,7 @@ def bake_canaries(target: Target, connector: Connector, sink: EventSink,
         sink.emit(StepStarted(host.name, "bake"))
     started = time.monotonic()
     try:
-        watch(spec, connector, tracker, log, stop=threading.Event(),
-              on_round=lambda samples, alerts: None)
+        watch(spec, connector, tracker, log, stop=stop, on_round=lambda samples, alerts: None)
     finally:
         log.close()
     for host in canaries:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -25,6 +24,7 @@ from fleet.errors import ConfigError
 from fleet.events import Broadcast, EventSink
 from fleet.health import Level, Sample, Schedule, health_script, parse_duration
 from fleet.history import list_runs, load_run, to_markdown
+from fleet.interrupts import Interrupt
 from fleet.inventory import load_inventory, select_hosts
 from fleet.journal import Journal
 from fleet.junit import to_junit
@@ -82,11 +82,12 @@ def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
     connector = _connector(pb, accept_new_hosts, ask_become_pass)
     run_id = new_run_id()
     if dry_run:
-        _finish(run_id, as_json, lambda sink: check(target, connector, sink, run_id=run_id,
-                                                     forks=pb.strategy.forks))
+        _finish(run_id, as_json, lambda sink, _: check(target, connector, sink, run_id=run_id,
+                                                        forks=pb.strategy.forks))
     else:
-        _finish(run_id, as_json, lambda sink: rollout(target, plan, connector, sink,
-                                                       run_id=run_id, canary_only=canary_only))
+        _finish(run_id, as_json, lambda sink, interrupt: rollout(
+            target, plan, connector, sink, run_id=run_id, canary_only=canary_only,
+            interrupt=interrupt))
 
 
 @main.command("rollback")
@@ -102,7 +103,7 @@ def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None,
     target, pb, _ = _load(playbook, inventories, limit)
     connector = _connector(pb, accept_new_hosts, ask_become_pass)
     run_id = new_run_id()
-    _finish(run_id, as_json, lambda sink: rollback_fleet(
+    _finish(run_id, as_json, lambda sink, _: rollback_fleet(
         pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=to, force=force,
         forks=pb.strategy.forks, timeout=pb.timeouts.command))
 
@@ -120,7 +121,7 @@ def recover_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
     target, pb, _ = _load(playbook, inventories, limit)
     connector = _connector(pb, accept_new_hosts, ask_become_pass)
     run_id = new_run_id()
-    _finish(run_id, as_json, lambda sink: recover_fleet(
+    _finish(run_id, as_json, lambda sink, _: recover_fleet(
         pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, only=only,
         forks=pb.strategy.forks, timeout=pb.timeouts.command))
 
@@ -179,13 +180,15 @@ def monitor_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
         alerts.extend(new)
 
     try:
-        rounds = watch(spec, connector, tracker, log, stop=threading.Event(), on_round=on_round)
+        with Interrupt().installed() as interrupt:
+            rounds = watch(spec, connector, tracker, log, stop=interrupt.event,
+                           on_round=on_round)
     finally:
         view.stop()
     result = None
     if tracker.triggered:
         run_id = new_run_id()
-        result = _finish_work(run_id, lambda sink: rollback_fleet(
+        result = _finish_work(run_id, lambda sink, _: rollback_fleet(
             pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=None,
             force=False, forks=pb.strategy.forks, timeout=pb.timeouts.command),
             banner=f"rolling the fleet back: {tracker.triggered}")
@@ -284,16 +287,20 @@ def _guard(load: Callable[[], _T]) -> _T:
         sys.exit(EXIT_BAD_INPUT)
 
 
-def _finish_work(run_id: str, work: Callable[[EventSink], RunResult], *,
-                 banner: str | None = None) -> RunResult:
-    """Run ``work`` with the live report and the run log; print the summary."""
+Work = Callable[[EventSink, Interrupt], RunResult]
+
+
+def _finish_work(run_id: str, work: Work, *, banner: str | None = None) -> RunResult:
+    """Run ``work`` with the live report and the run log, Ctrl-C, SIGTERM and
+    SIGHUP handled as a flag (see :mod:`fleet.interrupts`); print the summary."""
     console = _console(stderr=True)
     if banner:
         console.print(banner, style="bold red")
     journal = Journal(RUNS_DIR, run_id)
     live = LiveReport(console)
     try:
-        result = work(Broadcast([journal, live]))
+        with Interrupt().installed() as interrupt:
+            result = work(Broadcast([journal, live]), interrupt)
     finally:
         live.stop()
         journal.close()
@@ -301,7 +308,7 @@ def _finish_work(run_id: str, work: Callable[[EventSink], RunResult], *,
     return result
 
 
-def _finish(run_id: str, as_json: bool, work: Callable[[EventSink], RunResult]) -> None:
+def _finish(run_id: str, as_json: bool, work: Work) -> None:
     """Run ``work`` (see :func:`_finish_work`), print ``--json``, exit with its code."""
     result = _finish_work(run_id, work)
     if as_json:

@@ -6,9 +6,10 @@ lives in :mod:`fleet.pipeline`. This module only schedules and collects.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
 from fleet.errors import FleetError
@@ -23,10 +24,13 @@ from fleet.events import (
     StepStarted,
 )
 from fleet.halt import Halt, HaltPolicy
+from fleet.interrupts import Interrupt
 from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus, Outcome
 from fleet.pipeline import HostJob, run_host, undo_own_changes
 from fleet.plan import Plan
+
+_POLL_S = 0.1  # how often the wait loop looks at the interrupt flag
 
 
 @dataclass(frozen=True)
@@ -40,31 +44,41 @@ class FleetRun:
 
 
 def wait_all(futures: Iterable[Future[HostOutcome]], on_done: Callable[[HostOutcome], None],
-             on_interrupt: Callable[[], None]) -> None:
-    """Wait for every future, calling ``on_done`` per result; Ctrl-C calls ``on_interrupt``
-    and keeps waiting (hosts in flight stop at their next step boundary)."""
+             on_interrupt: Callable[[], None], interrupt: Interrupt | None = None) -> None:
+    """Wait for every future, calling ``on_done`` per result. A signal (``interrupt``
+    set, or a KeyboardInterrupt where no handler is installed) calls ``on_interrupt``
+    once and the waiting goes on: hosts in flight stop at their next step boundary."""
     pending = set(futures)
+    told = False
     while pending:
         try:
-            for future in as_completed(pending):
-                pending.discard(future)
-                on_done(future.result())
+            finished, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
         except KeyboardInterrupt:
+            on_interrupt()
+            continue
+        for future in finished:
+            on_done(future.result())
+        if interrupt is not None and interrupt.is_set() and not told:
+            told = True
             on_interrupt()
 
 
-Bake = Callable[[Sequence[Host]], "str | None"]
+Bake = Callable[[Sequence[Host], threading.Event], "str | None"]
+"""Watch the canaries' health (stopping early when the event is set); why they fail, or None."""
 
 
 def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolicy, *,
-              on_failure: str, canary_only: bool, bake: Bake | None = None) -> FleetRun:
+              on_failure: str, canary_only: bool, bake: Bake | None = None,
+              interrupt: Interrupt | None = None) -> FleetRun:
     """Run the plan; on a halt roll back what ``on_failure`` says, in parallel.
 
     ``bake`` watches the canaries' health after they pass (``strategy.bake``)
     and returns why they must not be trusted, or None.
 
-    ``job.stop`` is set when the run halts (a failure past the policy, or Ctrl-C).
+    ``job.stop`` is set when the run halts (a failure past the policy, or a
+    signal: ``interrupt``, or Ctrl-C where no handler is installed).
     """
+    signalled = interrupt or Interrupt()
     by_name = {h.name: h for h in hosts}
     outcomes: dict[str, HostOutcome] = {}
     halt_reason: list[str] = []
@@ -77,6 +91,8 @@ def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolic
             job.sink.emit(Halted(why))
 
     for batch in plan.batches:
+        if signalled.is_set():
+            halt(signalled.why())
         if job.stop.is_set():
             _skip(batch.hosts, outcomes, job.sink)
             continue
@@ -96,12 +112,15 @@ def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolic
 
         with ThreadPoolExecutor(max_workers=max(1, min(plan.forks, len(batch.hosts)))) as pool:
             futures = [pool.submit(run_host, by_name[name], job) for name in batch.hosts]
-            wait_all(futures, done, lambda: halt("interrupted by the operator (Ctrl-C)"))
+            wait_all(futures, done, lambda: halt(signalled.why()), signalled)
         if batch.canary and bake is not None and not job.stop.is_set():
             try:
-                verdict = bake([by_name[name] for name in batch.hosts])
+                verdict = bake([by_name[name] for name in batch.hosts], signalled.event)
             except KeyboardInterrupt:
-                verdict = "interrupted by the operator (Ctrl-C) during the canary bake"
+                signalled.event.set()
+                verdict = None
+            if signalled.is_set():
+                verdict = f"{signalled.why()} during the canary bake"
             if verdict:
                 halt(verdict)
         if batch.canary and canary_only and not job.stop.is_set():

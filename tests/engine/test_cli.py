@@ -40,7 +40,16 @@ def fleet(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPro
                           capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_ctrl_c_mid_run_halts_and_rolls_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signals", "said"), [
+    ((signal.SIGINT,), "Ctrl-C"),
+    ((signal.SIGTERM,), "SIGTERM"),
+    ((signal.SIGHUP,), "SIGHUP"),
+    # a second signal while the run halts: the rollback still finishes
+    ((signal.SIGTERM, signal.SIGTERM, signal.SIGINT), "SIGTERM"),
+])
+def test_a_signal_mid_run_halts_and_rolls_back(tmp_path: Path, signals: tuple[signal.Signals,
+                                                                               ...],
+                                               said: str) -> None:
     playbook, inventory, env = setup(tmp_path, check="sleep 2")
     env["PYTHONPATH"] = str(REPO)
     before = manifest(tmp_path / "home" / "agents")
@@ -57,12 +66,14 @@ def test_ctrl_c_mid_run_halts_and_rolls_back(tmp_path: Path) -> None:
     while not any(state.glob("backups/*/tphys")) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    for sig in signals:
+        proc.send_signal(sig)
+        time.sleep(0.3)
     out, err = proc.communicate(timeout=60)
     result = json.loads(out)
     assert proc.returncode == 1, err
     assert result["outcome"] == "rolled_back"
-    assert "Ctrl-C" in result["halt_reason"]
+    assert said in result["halt_reason"]
     assert result["hosts"][0]["status"] == "rolled_back"
     assert manifest(tmp_path / "home" / "agents") == before
     assert not (state / "lock").exists()
