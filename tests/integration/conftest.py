@@ -13,14 +13,18 @@ from pathlib import Path
 
 import pytest
 from testfleet_helpers import (
+    CLIENT_KEY,
     HOSTS,
     JUMP_HOST,
     KNOWN_HOSTS_EXTRA,
     KNOWN_HOSTS_JUMP,
+    LINKS_HOST,
+    SUDO_HOST,
     TMPFS_HOST,
     fleet_problems,
     reset_all_hosts,
     reset_host,
+    reset_local_users_host,
 )
 
 FLEET_UP_HINT = "bring the test fleet up with: scripts/test-fleet.sh up"
@@ -87,3 +91,29 @@ def jump_host(testfleet: list[str]) -> str:
         pytest.fail("jump-01 is not ready:\n  " + "\n  ".join(problems)
                     + f"\n{FLEET_UP_HINT}", pytrace=False)
     return JUMP_HOST
+
+
+def _local_users_host(host: str) -> str:
+    problems = fleet_problems([host], files=(CLIENT_KEY, KNOWN_HOSTS_EXTRA))
+    if problems:
+        pytest.fail(f"{host} is not ready:\n  " + "\n  ".join(problems)
+                    + f"\n{FLEET_UP_HINT}", pytrace=False)
+    reset_local_users_host(host)
+    return host
+
+
+@pytest.fixture
+def sudo_host(testfleet: list[str]) -> str:
+    """The extra host ``sudo-01`` (127.0.0.1:2211; tester's sudo asks for
+    ``SUDO_PASSWORD``, sudo's stock defaults), running, answering SSH, with no fleet
+    state and sudo as on a fresh host (``reset_local_users_host``); returns its name.
+    Fails (never skips) if it is not up."""
+    return _local_users_host(SUDO_HOST)
+
+
+@pytest.fixture
+def links_host(testfleet: list[str]) -> str:
+    """The extra host ``links-01`` (127.0.0.1:2212; tester's sudo needs no password;
+    the unprivileged local user ``mallory``), reset like ``sudo_host``; returns its
+    name. Fails (never skips) if it is not up."""
+    return _local_users_host(LINKS_HOST)

@@ -58,8 +58,26 @@ whose ``~/.claude`` is an 8 MiB tmpfs: the target's filesystem can fill up."""
 JUMP_HOST = "jump-01"
 """An extra test host (container ``fleet-jump-01``, not in inventory/testfleet.yml):
 a jump host that reaches the six by name on the docker network (``dev-01:22`` ...)."""
-EXTRA_PORTS: dict[str, int] = {TMPFS_HOST: 2207, JUMP_HOST: 2210}
+SUDO_HOST = "sudo-01"
+"""An extra test host (container ``fleet-sudo-01``, not in inventory/testfleet.yml)
+whose sudo asks tester for a password (SUDO_PASSWORD) with sudo's stock defaults:
+``tester ALL=(ALL) ALL``, no NOPASSWD, the default time stamp settings, no tty.
+Also has the local user MALLORY (tests/docker/sudo/Dockerfile)."""
+LINKS_HOST = "links-01"
+"""An extra test host (container ``fleet-links-01``, not in inventory/testfleet.yml)
+like SUDO_HOST but tester's sudo needs no password; for the link attacks of MALLORY."""
+EXTRA_PORTS: dict[str, int] = {TMPFS_HOST: 2207, JUMP_HOST: 2210, SUDO_HOST: 2211,
+                               LINKS_HOST: 2212}
 """Published SSH ports of the extra hosts."""
+SUDO_PASSWORD = "fleet-sudo-pw"
+"""tester's password on SUDO_HOST and LINKS_HOST, which sudo asks for on SUDO_HOST
+(set in tests/docker/sudo/Dockerfile; never an SSH login: key only)."""
+MALLORY = "mallory"
+"""A second, unprivileged local user on SUDO_HOST and LINKS_HOST (uid 1001, no SSH
+login), in group SHARE_GROUP; tests act as mallory with ``docker exec -u mallory``."""
+SHARE_GROUP = "agents-share"
+"""MALLORY's group (gid 1500): a folder of root's that this group may write to is
+one a less-privileged user can plant links in."""
 KNOWN_HOSTS_EXTRA: Path = REPO_ROOT / ".testfleet" / "known_hosts_extra"
 """Host keys of the extra hosts (kept out of KNOWN_HOSTS, which lists the six)."""
 KNOWN_HOSTS_JUMP: Path = REPO_ROOT / ".testfleet" / "known_hosts_jump"
@@ -240,6 +258,28 @@ def reset_host(host: str) -> None:
     """
     restore_host(host)
     _sh(host, _RESET_SCRIPT, TARGET, f"{HOME}/.claude", STATE_DIR, HOME)
+
+
+# $1 = tester's fleet state, $2 = root's. Runs as root on SUDO_HOST / LINKS_HOST.
+_RESET_LOCAL_USERS_SCRIPT = """
+set -eu
+for u in tester mallory; do
+    for pid in $(pgrep -u "$u" || true); do
+        [ "$(cat /proc/$pid/comm 2>/dev/null)" = sshd ] || kill -9 "$pid" 2>/dev/null || true
+    done
+done
+rm -rf "$1" "$2"
+rm -rf /run/sudo/ts/* /var/lib/sudo/lectured/*
+"""
+
+
+def reset_local_users_host(host: str) -> None:
+    """Put SUDO_HOST or LINKS_HOST back in its starting state (the test folders are
+    the tests' own): running and answering SSH, no stray tester or mallory
+    processes, no fleet state of tester's or root's, and sudo as on a fresh host:
+    no cached credentials (time stamps), nobody lectured yet."""
+    restore_host(host)
+    _sh(host, _RESET_LOCAL_USERS_SCRIPT, STATE_DIR, "/root/.local/state/fleet")
 
 
 def reset_all_hosts() -> None:
