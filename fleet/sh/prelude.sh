@@ -37,7 +37,7 @@ fi
 # lines only makes a comparison fail, and callers then check file by file).
 shas() {
   [ $# -gt 0 ] || return 0
-  $SHA -- "$@" 2>/dev/null | while IFS= read -r _l; do _l=${_l#\\}; say "${_l%% *}"; done
+  $SHA -- "$@" 2>/dev/null | sed -e 's/^\\//' -e 's/ .*//'
 }
 # nlines TEXT: the number of lines in TEXT (each ended by a newline) in $_c.
 nlines() {
@@ -63,34 +63,16 @@ sums_modes() {
   nlines "$perms"
   if [ "$_ns" -eq $# ] && [ "$_c" -eq $# ]; then aligned=1; fi
 }
-# The release's expected sums and modes, one per line, in order.
-want_sums() {
-  WANT_H=
-  WANT_M=
-  _i=0
-  while [ "$_i" -lt "$N" ]; do
-    eval "WANT_H=\${WANT_H:+\$WANT_H
-}\$H_$_i WANT_M=\${WANT_M:+\$WANT_M
-}\$M_$_i"
-    _i=$((_i + 1))
-  done
-}
 # release_in DIR NAMED: are the N release files in DIR (staged as DIR/i/BASENAME
-# when NAMED is "index", by their names otherwise) regular files with the right
-# sha256 and mode? Few processes however many files.
+# when NAMED is "index", by their names otherwise) regular files with the
+# right sha256 and mode (WANT_H, WANT_M)? Few processes however many files,
+# and no work that grows faster than the number of files.
 release_in() {
   _dir=$1
-  _how=$2
-  set --
-  _i=0
-  while [ "$_i" -lt "$N" ]; do
-    getf "$_i"
-    if [ "$_how" = index ]; then _p="$_dir/$_i/${f##*/}"; else _p="$_dir/$f"; fi
+  if [ "$2" = index ]; then eval "set -- $ALL_INDEXED"; else eval "set -- $ALL_NAMED"; fi
+  for _p do
     if [ -L "$_p" ] || [ ! -f "$_p" ]; then return 1; fi
-    set -- "$@" "$_p"
-    _i=$((_i + 1))
   done
-  [ -n "${WANT_H+x}" ] || want_sums
   [ "$(shas "$@")" = "$WANT_H" ] && [ "$(modes "$@")" = "$WANT_M" ]
 }
 getf() { eval "f=\$F_$1 h=\$H_$1 m=\$M_$1"; }

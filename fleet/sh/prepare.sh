@@ -37,9 +37,8 @@ done
 # The backup folder and one entry folder per release file: one mkdir.
 [ -e "$I" ] && rm -rf "$I"
 [ -e "$B" ] && abort state-dir
-set -- "$I" "$I/e"
-i=0
-while [ "$i" -lt "$N" ]; do set -- "$@" "$I/e/$i"; i=$((i + 1)); done
+_dir=$I/e
+eval "set -- \"\$I\" \"\$I/e\" $ALL_SLOTS"
 mkdir -- "$@" || abort state-dir
 printf '2\n' > "$I/format" || abort state-dir
 printf '%s\n' "$RELEASE" > "$I/release" || abort state-dir

@@ -49,6 +49,9 @@ class DeployContext:
             *indexed("M", [format(f.mode, "o") for f in files]),
             assign("ND", len(dirs)),
             *indexed("D", list(dirs)),
+            *list_vars(len(files)),
+            assign("WANT_H", "\n".join(f.sha256 for f in files)),
+            assign("WANT_M", "\n".join(format(f.mode, "o") for f in files)),
         ]
 
     def need_kb(self) -> int:
@@ -71,3 +74,19 @@ def lock_vars(command_timeout: float, owner: Owner | None = None) -> dict[str, s
     the run counts as live on the host) for a script that takes or holds a lock."""
     return {"OWNER": (owner or this_controller()).line(),
             "LEASE": lease_until(time.time(), command_timeout)}
+
+
+def list_vars(count: int) -> list[str]:
+    """``FB_i`` (each file's last name part) and word lists for ``eval "set --
+    …"``: every release file under folder ``$_dir`` by name (``ALL_NAMED``), as
+    staged, ``i/BASENAME`` (``ALL_INDEXED``), and one slot ``i`` per file
+    (``ALL_SLOTS``). Built here, a script gets the
+    whole argument list in one step: adding one argument at a time costs a
+    shell time quadratic in the number of files. The lists hold variable
+    references only, never values."""
+    named = " ".join(f'"$_dir/$F_{i}"' for i in range(count))
+    staged = " ".join(f'"$_dir/{i}/$FB_{i}"' for i in range(count))
+    slots = " ".join(f'"$_dir/{i}"' for i in range(count))
+    bases = [f'FB_{i}=${{F_{i}##*/}}' for i in range(count)]
+    return [*bases, assign("ALL_NAMED", named), assign("ALL_INDEXED", staged),
+            assign("ALL_SLOTS", slots)]

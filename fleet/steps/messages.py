@@ -24,11 +24,15 @@ _MESSAGES: dict[str, str] = {
     "backup-verify": "the backup copy of {file} does not match its sha256",
     "lost-lock": "the deployment lock is no longer ours (held by {0})",
     "stage-dir": "cannot create the staging folder",
+    "stage-place": "the target is a mount point (or on a filesystem whose only folder is the "
+                   "target): fleet stages beside the target on its own filesystem so that "
+                   "activation is an atomic rename, and there is no such place; deploy to a "
+                   "folder inside the mount point",
+    "no-backup": "no backup of that run on the host",
     "untar": "unpacking the release on the host failed (disk full?)",
     "stage-verify": "staged {file} does not match its sha256 (upload corrupted or disk full)",
     "mkdir": "cannot create folder {dir} in the target",
     "activate": "cannot move {file} into the target",
-    "no-backup": "no backup of that run on the host",
     "target-moved": "the target folder was replaced (e.g. by a symbolic link) since preflight; "
                     "nothing is written through it — check the host by hand",
     "drift": "{0} deployed file(s) were changed on the host since the rollout; "
