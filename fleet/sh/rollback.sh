@@ -97,8 +97,8 @@ load_tp || give_up target-moved
 into "" || give_up target-moved
 fails=0
 refuse() { printf '%s\n' "$*" >&2; fails=$((fails + 1)); }
-# Files the run created go: only regular files, each removed inside its real
-# folder; one rm per run of files in the same folder.
+# Files the run created go, each removed inside its real folder (never
+# through a link); one rm per run of files in the same folder.
 flush_rm() {
   [ $# -gt 0 ] || return 0
   rm -f -- "$@" 2>/dev/null && return 0
@@ -124,8 +124,9 @@ for e in "$B"/e/*/; do
     //moved) refuse "could not remove: $n (its folder was replaced since the rollout;" \
                     "fleet does not write through it)"; continue ;;
   esac
-  if [ -L "./$_base" ]; then refuse "could not remove: $n is now a symbolic link"
-  elif [ -f "./$_base" ]; then set -- "$@" "./$_base"
+  # a link put in its place goes (rm removes the link itself, never its target);
+  # a folder put there is someone's: it stays
+  if [ -L "./$_base" ] || [ -f "./$_base" ]; then set -- "$@" "./$_base"
   elif [ -e "./$_base" ]; then refuse "could not remove: $n is no longer a regular file"
   fi
 done
@@ -135,8 +136,8 @@ flush_rm "$@"
 # under its final name, then renamed in (atomic; a link there is replaced,
 # never followed).
 restore() {
-  if [ -L "./$_base" ] || { [ -e "./$_base" ] && [ ! -f "./$_base" ]; }; then
-    refuse "could not restore: $n is now a link or a folder; fleet does not write through it"
+  if [ ! -L "./$_base" ] && [ -e "./$_base" ] && [ ! -f "./$_base" ]; then
+    refuse "could not restore: $n is now a folder; fleet does not write into it"
     return 0
   fi
   [ -d "$G/$1" ] || mkdir -p "$G/$1" || give_up stage-dir
