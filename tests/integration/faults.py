@@ -30,6 +30,7 @@ from testfleet_helpers import (
     REPO_ROOT,
     _client,
     container,
+    docker_exec,
 )
 
 FAST_TIMEOUTS = {"connect": 3, "command": 8}
@@ -156,12 +157,14 @@ class Controller:
     """``python -m fleet ARGS --json`` started in the background in its own folder,
     so its run log (``<cwd>/.fleet/runs/<run_id>.jsonl``) is the only one there."""
 
-    def __init__(self, cwd: Path, *args: str) -> None:
+    def __init__(self, cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
+        """``env``: extra environment variables (e.g. the HOME of a ``connection:
+        local`` host)."""
         self.cwd = cwd
         cwd.mkdir(parents=True, exist_ok=True)
         self.args = args
         self.started = time.monotonic()
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}  # this checkout's fleet
+        env = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO_ROOT)}  # this checkout's fleet
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fleet", *args, "--json"], cwd=cwd, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -290,3 +293,22 @@ def restored(*hosts: str) -> Iterator[None]:
 def token() -> str:
     """A random marker string."""
     return secrets.token_hex(8)
+
+
+# --------------------------------------------------------------------------- host-side scripts
+
+_SCRIPTS = """
+for pid in $(pgrep -u tester || true); do
+    comm=$(cat /proc/$pid/comm 2>/dev/null) || continue
+    [ "$comm" = sshd ] || printf '%s %s\\n' "$pid" "$comm"
+done
+"""
+
+
+def host_scripts(host: str) -> list[str]:
+    """The processes of the remote user on ``host`` other than sshd's own (fleet's
+    step scripts and what they run), as "PID COMMAND" lines; [] when none is left."""
+    code, out = docker_exec(host, ["sh", "-c", _SCRIPTS])
+    if code != 0:
+        raise RuntimeError(f"{host}: listing processes failed: {out.decode(errors='replace')}")
+    return [line for line in out.decode(errors="replace").splitlines() if line.strip()]

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -337,3 +338,123 @@ def assert_invariant(before: FleetState, *allowed: ReleaseShape | FleetState,
         report += [f"{host}: {p}" for p in problems]
     assert not report, "invariant violated:\n" + "\n".join(report) + f"\nhosts: {where}"
     return where
+
+
+# --------------------------------------------------------------------------- kill loop (issue 9)
+
+
+def host_problems(host: str, before: HostSnap, now: HostSnap,
+                  allowed: Sequence[ReleaseShape | FleetState], keep: int = 5
+                  ) -> tuple[str, list[str]]:
+    """The invariant on one host without raising: (label of the state it is in, or
+    "MIXED"; what breaks the invariant). ``assert_invariant`` asserts the same."""
+    return _check_host(host, before, now, allowed, keep)
+
+
+def at_once_problems(before: HostSnap, now: HostSnap, release: ReleaseShape) -> list[str]:
+    """What must hold at every instant, even mid-run or right after a kill, before any
+    recovery: every file of the target is its content and mode before or the
+    release's (none lost, none half-written); files the release does not name, and
+    everything beside the target, are exactly as before; a folder the release
+    makes may be there (mode 0755) or not. A host may be part-way between the two
+    states (activation renames file by file); ``fleet recover`` finishes it.
+    Returns the problems, each naming its files (empty: it holds)."""
+    found: dict[str, list[str]] = {}
+    for key in sorted(set(before.target) | set(now.target)):
+        was, have = before.target.get(key), now.target.get(key)
+        if have == was or have == release.files.get(key):
+            continue
+        if was is None and have == ("", 0o755) and key.rstrip("/") in release.dirs:
+            continue
+        if have is None:
+            kind = "lost (was there before, now absent)"
+        elif key in release.files:
+            kind = "neither its content before nor the release's (half-written?)"
+        elif was is None:
+            kind = "appeared (the release does not name it)"
+        else:
+            kind = "changed (the release does not name it)"
+        want = f"before {_short(was)}" + (f" or release {_short(release.files[key])}"
+                              if key in release.files else "")
+        found.setdefault(kind, []).append(f"    {key!r}: want {want}, have {_short(have)}")
+    problems = [f"{len(lines)} file(s) {kind}:\n" + "\n".join(lines[:12])
+                + (f"\n    ... {len(lines) - 12} more" if len(lines) > 12 else "")
+                for kind, lines in found.items()]
+    if now.parent != before.parent:
+        problems.append("beside the target, its parent folder changed:\n"
+                        + _diff(before.parent, now.parent))
+    return problems
+
+
+def _local_tar_view(path: Path, exclude: str | None = None,
+                    small: frozenset[str] = frozenset()) -> tuple[Manifest, dict[str, bytes]]:
+    """``_tar_view`` of a folder on this machine (a ``connection: local`` host)."""
+    if not path.is_dir():
+        return {}, {}
+    argv = ["tar", "-C", str(path), "--no-wildcards"]
+    if exclude is not None:
+        argv.append(f"--exclude=./{exclude}")
+    done = subprocess.run([*argv, "-cf", "-", "."], capture_output=True, check=False)
+    # GNU tar's 1 is "file changed as we read it": a file renamed over while it was
+    # read (activation); what it read is still one whole file.
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"tar of {path} failed: {done.stderr.decode(errors='replace')}")
+    return manifest_of_tar(done.stdout, small)
+
+
+def local_host_snap(home: Path, target: str, name: str) -> HostSnap:
+    """``host_snap`` of a ``connection: local`` host whose HOME is ``home``
+    (``target`` as the playbook writes it, e.g. ``~/site/agents``)."""
+    where = home / target[2:] if target.startswith("~/") else Path(target)
+    state = home / ".local" / "state" / "fleet" / name
+    parent_view, _ = _local_tar_view(where.parent, exclude=where.name)
+    target_view, _ = _local_tar_view(where)
+    state_view, records = _local_tar_view(state, small=_RECORDS)
+    return _snap_of_views(parent_view, target_view, state_view, records)
+
+
+_RECORDS = frozenset({"current", "meta", "release"})
+
+# $1 = the target's parent, $2 = fleet's state folder of the deployment (may be absent).
+_ONE_TAR = """
+cd / || exit 2
+set -- "${1#/}" "${2#/}"
+[ -e "$2" ] || set -- "$1"
+[ -e "$1" ] || exit 0
+exec tar --no-wildcards -cf - "$@"
+"""
+
+
+def quick_host_snap(host: str, target: str = TARGET, name: str = NAME) -> HostSnap:
+    """``host_snap`` read with one ``docker exec`` (one tar of the target's parent and
+    the state folder) instead of six: for loops that snapshot often. Tolerates tar's
+    "file changed as we read it" (a file renamed over mid-read is still read whole)."""
+    target = _expand(target)
+    parent, state = os.path.dirname(target), _state_dir(name)
+    result_ = container(host).exec_run(["sh", "-c", _ONE_TAR, "sh", parent, state], demux=True)
+    out, err = result_.output[0] or b"", result_.output[1] or b""
+    if result_.exit_code not in (0, 1):
+        raise RuntimeError(f"{host}: tar of {parent} and {state} failed: "
+                           f"{err.decode(errors='replace')}")
+    views, records = manifest_of_tar(out, _RECORDS) if out else ({}, {})
+
+    def under(prefix: str, skip: str | None = None) -> Manifest:
+        root = prefix.lstrip("/") + "/"
+        return {k[len(root):]: v for k, v in views.items() if k.startswith(root)
+                and k != root and not (skip and (k + "/").startswith(skip.lstrip("/") + "/"))}
+
+    in_state = state.lstrip("/") + "/"
+    notes = {k[len(in_state):]: v for k, v in records.items() if k.startswith(in_state)}
+    return _snap_of_views(under(parent, skip=target), under(target), under(state), notes)
+
+
+def _snap_of_views(parent_view: Manifest, target_view: Manifest, state_view: Manifest,
+                   records: dict[str, bytes]) -> HostSnap:
+    """A ``HostSnap`` from the manifests of the target's parent (the target left out),
+    the target and the state folder, and the state folder's small record files."""
+    entries = tuple(sorted({k.split("/", 1)[0] for k in state_view}))
+    backups = {k[len("backups/"):]: v for k, v in state_view.items()
+               if k.startswith("backups/") and k != "backups/"}
+    notes = {k[len("backups/"):]: v for k, v in records.items() if k.startswith("backups/")}
+    return HostSnap(target=target_view, parent=parent_view, current=records.get("current"),
+                    state_entries=entries, backups=backups, records=notes)
