@@ -22,7 +22,9 @@ become_user                ansible_become_user [become_user]      root
 The become password is never a setting: it comes from
 ``ansible_become_password``/``ansible_become_pass`` in the vars, the
 ``FLEET_BECOME_PASSWORD`` environment variable, or a prompt, and only ever
-travels on the remote command's stdin.
+travels on the remote command's stdin. A password written as a number
+(``123456``, typed as an int by YAML and INI alike) is the text written
+(``password_as_written``).
 
 "ssh decides": ``~/.ssh/config`` for the host's address, then ssh's own
 default (see :mod:`fleet.transport.sshconfig`). Each vars mapping is read on
@@ -56,6 +58,7 @@ _SETTINGS = {
     "ansible_become": "become", "become": "become",
     "ansible_become_user": "become_user", "become_user": "become_user",
 }
+BECOME_PASSWORD_KEYS = ("ansible_become_password", "ansible_become_pass")
 _ONE_WORD = ("address", "user", "become_user")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
@@ -95,6 +98,21 @@ def read_settings(values: Mapping[str, object], base: Path) -> dict[str, object]
         except ValueError as exc:
             raise SettingError(key, str(exc)) from None
     return settings
+
+
+def password_as_written(key: str, value: object, written: str | None) -> str | None:
+    """Return a become password var as text: a string as it is, another scalar
+    (``123456``, ``true``, ``1.50``) as ``written`` in the file, else as ``str``.
+
+    Returns None for an empty value (no password set). Raises ``SettingError``
+    for a list or a mapping, which cannot be a password.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list | dict):
+        raise SettingError(key, f"expected the password as text, got a "
+                                f"{'list' if isinstance(value, list) else 'mapping'}; quote it")
+    return written if written is not None else str(value)
 
 
 def _setting(setting: str, value: object, base: Path) -> object:

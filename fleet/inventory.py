@@ -32,20 +32,26 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from fleet.errors import ConfigError
-from fleet.hostsettings import SettingError, proxy_jump_of, read_settings
+from fleet.hostsettings import (
+    BECOME_PASSWORD_KEYS,
+    SettingError,
+    password_as_written,
+    proxy_jump_of,
+    read_settings,
+)
 from fleet.ini import IniChild, IniGroup, IniGroupVars, IniHost, IniVar, parse_ini
 from fleet.limit import select_hosts
-from fleet.varfiles import VarsFile, vars_files
+from fleet.varfiles import VarsFile, candidate_names, vars_files
 from fleet.yamlfile import (
     Loc,
     YamlDoc,
     config_error_from_validation,
     dotted,
     load_yaml,
+    looks_like_yaml_mapping,
     read_text,
 )
 
@@ -97,8 +103,11 @@ class Host:
 
     @property
     def become_password(self) -> str | None:
-        """``ansible_become_password`` (or ``_pass``) from the vars; never printed."""
-        for key in ("ansible_become_password", "ansible_become_pass"):
+        """``ansible_become_password`` (or ``_pass``) from the vars; never printed.
+
+        A password written as a number (``123456``) is kept as the text written.
+        """
+        for key in BECOME_PASSWORD_KEYS:
             value = self.vars.get(key)
             if isinstance(value, str):
                 return value
@@ -129,12 +138,23 @@ class _VarSet:
     settings: Mapping[str, object]
 
 
+def _nothing_written(_key: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class _At:
-    """Where one vars mapping was written, so that an error names file, field and line."""
+    """Where one vars mapping was written, so that an error names file, field and line.
+
+    ``base`` is the resolved folder of ``file`` (relative paths in the vars
+    resolve against it; resolved once per file, not once per host);
+    ``written`` returns a scalar's text as written, if known.
+    """
 
     file: Path
+    base: Path
     locate: Callable[[str], tuple[str | None, int | None]]
+    written: Callable[[str], str | None] = _nothing_written
 
     def error(self, message: str, key: str) -> ConfigError:
         field_name, line = self.locate(key)
@@ -147,7 +167,7 @@ class _Group:
 
     var_sets: list[_VarSet] = field(default_factory=list)
     file_sets: list[_VarSet] = field(default_factory=list)
-    hosts: list[str] = field(default_factory=list)
+    hosts: dict[str, None] = field(default_factory=dict)  # an ordered set: O(1) membership
     parents: list[str] = field(default_factory=list)
 
 
@@ -169,12 +189,18 @@ class _Builder:
 
     def add_host(self, group: str, host: str, var_set: _VarSet | None) -> None:
         """Put ``host`` in ``group`` (which must exist) with its vars, if any."""
-        members = self.groups[group].hosts
-        if host not in members:
-            members.append(host)
+        self.groups[group].hosts[host] = None
         sets = self.host_vars.setdefault(host, [])
         if var_set is not None:
             sets.append(var_set)
+
+    def direct_groups(self) -> dict[str, list[str]]:
+        """Return, for each host, the groups that list it directly (one pass, not one per host)."""
+        member_of: dict[str, list[str]] = {host: [] for host in self.host_vars}
+        for name, group in self.groups.items():
+            for host in group.hosts:
+                member_of[host].append(name)
+        return member_of
 
 
 @dataclass(frozen=True)
@@ -183,6 +209,7 @@ class _Where:
 
     doc: YamlDoc
     path: Path
+    base: Path
 
     def error(self, message: str, loc: Loc) -> ConfigError:
         return ConfigError(message, file=str(self.path), field=dotted(loc),
@@ -190,7 +217,9 @@ class _Where:
 
     def at(self, loc: Loc) -> _At:
         doc = self.doc
-        return _At(self.path, lambda key: (dotted((*loc, key)), doc.nearest_line((*loc, key))))
+        return _At(self.path, self.base,
+                   lambda key: (dotted((*loc, key)), doc.nearest_line((*loc, key))),
+                   lambda key: doc.scalar_text((*loc, key)))
 
 
 def load_inventory(paths: Sequence[Path]) -> Inventory:
@@ -218,7 +247,9 @@ def load_inventory(paths: Sequence[Path]) -> Inventory:
     _reconcile_ungrouped(builder)
     depths = _depths(builder, ", ".join(map(str, paths)))
     _add_var_files(builder, paths)
-    hosts = tuple(_make_host(name, builder, depths) for name in builder.host_vars)
+    member_of = builder.direct_groups()
+    hosts = tuple(_make_host(name, member_of[name], builder, depths)
+                  for name in builder.host_vars)
     if not hosts:
         raise ConfigError("no hosts; add some under all.hosts or a group's hosts",
                           file=", ".join(map(str, paths)))
@@ -241,10 +272,7 @@ def _is_ini(path: Path, text: str) -> bool:
             if _INI_SECTION.match(line):
                 return True
             break
-    try:
-        return not isinstance(yaml.safe_load(text), dict)
-    except yaml.YAMLError:
-        return True
+    return not looks_like_yaml_mapping(text)
 
 
 def _add_yaml(builder: _Builder, path: Path) -> None:
@@ -254,7 +282,7 @@ def _add_yaml(builder: _Builder, path: Path) -> None:
         top = _FILE.validate_python({} if doc.data is None else doc.data)
     except ValidationError as exc:
         raise config_error_from_validation(exc, str(path), doc, model=_FILE_SCHEMA) from None
-    where = _Where(doc, path)
+    where = _Where(doc, path, path.parent.resolve())
     for name, spec in top.items():
         parent = None if name == "all" else "all"
         _add_group(builder, name, spec, parent, (name,), where)
@@ -290,12 +318,13 @@ def _add_group(
 
 def _add_ini(builder: _Builder, path: Path, text: str) -> None:
     """Add the groups and hosts of one INI inventory file."""
+    base = path.parent.resolve()
     for entry in parse_ini(text, str(path)):
         if isinstance(entry, IniGroup):
             builder.group(entry.name, None if entry.name == "all" else "all")
         elif isinstance(entry, IniHost):
             builder.group(entry.group, None if entry.group == "all" else "all")
-            var_set = _ini_var_set(entry.vars, path) if entry.vars else None
+            var_set = _ini_var_set(entry.vars, path, base) if entry.vars else None
             builder.add_host(entry.group, entry.name, var_set)
         elif isinstance(entry, IniChild):
             if entry.child in ("all", entry.parent):
@@ -306,14 +335,16 @@ def _add_ini(builder: _Builder, path: Path, text: str) -> None:
             builder.group(entry.child, entry.parent)
         elif isinstance(entry, IniGroupVars) and entry.vars:
             builder.group(entry.group, None if entry.group == "all" else "all")
-            builder.groups[entry.group].var_sets.append(_ini_var_set(entry.vars, path))
+            builder.groups[entry.group].var_sets.append(_ini_var_set(entry.vars, path, base))
 
 
-def _ini_var_set(variables: Sequence[IniVar], path: Path) -> _VarSet:
+def _ini_var_set(variables: Sequence[IniVar], path: Path, base: Path) -> _VarSet:
     """Return the var set of INI ``key=value`` pairs (a later key wins)."""
     lines = {v.key: v.line for v in variables}
+    texts = {v.key: v.text for v in variables}
     return _var_set({v.key: v.value for v in variables},
-                    _At(path, lambda key: (key, lines.get(key))))
+                    _At(path, base, lambda key: (key, lines.get(key)),
+                        lambda key: texts.get(key)))
 
 
 def _reconcile_ungrouped(builder: _Builder) -> None:
@@ -322,36 +353,47 @@ def _reconcile_ungrouped(builder: _Builder) -> None:
     if ungrouped is None:
         return
     elsewhere = {h for name, g in builder.groups.items() if name != "ungrouped" for h in g.hosts}
-    ungrouped.hosts = [h for h in ungrouped.hosts if h not in elsewhere]
+    ungrouped.hosts = {h: None for h in ungrouped.hosts if h not in elsewhere}
 
 
 def _add_var_files(builder: _Builder, paths: Sequence[Path]) -> None:
     """Read ``group_vars/`` and ``host_vars/`` next to each inventory file, in -i order."""
     folders = list(dict.fromkeys(p.parent.resolve() for p in paths))
     for folder in folders:
+        groups = candidate_names(folder / "group_vars")
         for name, group in builder.groups.items():
-            group.file_sets.extend(map(_file_var_set, vars_files(folder, "group_vars", name)))
+            group.file_sets.extend(map(_file_var_set,
+                                       vars_files(folder, "group_vars", name, groups)))
+        hosts = candidate_names(folder / "host_vars")
         for host in builder.host_vars:
             builder.host_files.setdefault(host, []).extend(
-                map(_file_var_set, vars_files(folder, "host_vars", host)))
+                map(_file_var_set, vars_files(folder, "host_vars", host, hosts)))
 
 
 def _file_var_set(file: VarsFile) -> _VarSet:
     doc = file.doc
-    return _var_set(file.values, _At(file.path, lambda key: (dotted((key,)),
-                                                             doc.nearest_line((key,)))))
+    return _var_set(file.values, _At(file.path, file.path.parent.resolve(),
+                                     lambda key: (dotted((key,)), doc.nearest_line((key,))),
+                                     lambda key: doc.scalar_text((key,))))
 
 
 def _var_set(values: Mapping[str, Any], at: _At) -> _VarSet:
     """Read the connection settings from one vars mapping.
 
-    Raises ``ConfigError`` at the key for two aliases of one setting or a bad value.
+    A become password written as a number or another non-text scalar is kept
+    as the text written (``123456``, ``0123``), never dropped.
+    Raises ``ConfigError`` at the key for two aliases of one setting, a bad
+    value, or a become password that is a list or a mapping.
     """
+    kept = dict(values)
     try:
-        settings = read_settings(values, at.file.parent.resolve())
+        settings = read_settings(values, at.base)
+        for key in BECOME_PASSWORD_KEYS:
+            if key in kept:
+                kept[key] = password_as_written(key, kept[key], at.written(key))
     except SettingError as exc:
         raise at.error(str(exc), exc.key) from None
-    return _VarSet(values=dict(values), settings=settings)
+    return _VarSet(values=kept, settings=settings)
 
 
 def _depths(builder: _Builder, sources: str) -> dict[str, int]:
@@ -377,10 +419,14 @@ def _depths(builder: _Builder, sources: str) -> dict[str, int]:
     return depths
 
 
-def _make_host(name: str, builder: _Builder, depths: Mapping[str, int]) -> Host:
-    """Return host ``name`` with its groups (``all`` first, by depth) and merged vars."""
+def _make_host(name: str, direct: Sequence[str], builder: _Builder,
+               depths: Mapping[str, int]) -> Host:
+    """Return host ``name`` with its groups (``all`` first, by depth) and merged vars.
+
+    ``direct`` are the groups that list the host themselves (their parents are added).
+    """
     found: set[str] = {"all"}
-    todo = [g for g, group in builder.groups.items() if name in group.hosts]
+    todo = list(direct)
     while todo:
         group = todo.pop()
         if group not in found:

@@ -48,6 +48,23 @@ def find_vars_files(folder: Path, name: str) -> list[Path]:
     return []
 
 
+def candidate_names(folder: Path) -> frozenset[str]:
+    """Return the names (case-folded) that may have vars files in ``folder``.
+
+    Each entry's name, and the name without a ``.yml``/``.yaml``/``.json``
+    extension; empty if ``folder`` is not a folder. One listing instead of
+    eight ``stat`` calls for each of 100,000 hosts. Raises nothing.
+    """
+    try:
+        entries = [entry.name for entry in folder.iterdir()]
+    except OSError:
+        return frozenset()
+    names = {name.casefold() for name in entries}
+    names.update(name[: -len(ext)].casefold() for name in entries for ext in _EXTENSIONS
+                 if name.endswith(ext))
+    return frozenset(names)
+
+
 def _folder_files(folder: Path) -> list[Path]:
     found: list[Path] = []
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
@@ -91,9 +108,13 @@ def _is_vault(path: Path) -> bool:
         return False  # load_yaml names the problem
 
 
-def vars_files(base: Path, kind: Kind, name: str) -> tuple[VarsFile, ...]:
+def vars_files(base: Path, kind: Kind, name: str,
+               present: frozenset[str] | None = None) -> tuple[VarsFile, ...]:
     """Return the loaded vars files of group or host ``name`` under ``base/kind``.
 
-    Raises ``ConfigError`` as ``load_vars_file`` does.
+    ``present`` (``candidate_names(base / kind)``) skips the look-up of a
+    name that has no entry there. Raises ``ConfigError`` as ``load_vars_file`` does.
     """
+    if present is not None and name.casefold() not in present:
+        return ()
     return tuple(load_vars_file(p) for p in find_vars_files(base / kind, name))

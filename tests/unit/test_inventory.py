@@ -402,3 +402,21 @@ def test_limit_algebra(tmp_path_factory: pytest.TempPathFactory, plain: list[str
     else:
         with pytest.raises(ConfigError, match="selects no host"):
             select_hosts(inv, limit)
+
+
+@pytest.mark.parametrize("name", ["inv.yml", "hosts"])
+def test_an_inventory_nested_1000_deep_is_one_config_error(tmp_path: Path, name: str) -> None:
+    text = "all:\n  vars:\n    x: " + "[" * 1000 + "]" * 1000 + "\n  hosts:\n    h1:\n"
+    path = write(tmp_path, text, name)
+    with pytest.raises(ConfigError, match="nested more than 100 levels deep") as info:
+        load_inventory([path])
+    assert info.value.file == str(path)
+
+
+def test_an_alias_bomb_in_group_vars_is_one_config_error(tmp_path: Path) -> None:
+    bomb = ['l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    bomb += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    write(tmp_path / "group_vars", "\n".join(bomb) + "\n", "all.yml")
+    with pytest.raises(ConfigError, match="aliases expand") as info:
+        inventory(tmp_path, "all:\n  hosts:\n    h1:\n")
+    assert info.value.file == str(tmp_path / "group_vars" / "all.yml")

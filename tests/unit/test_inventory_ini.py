@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import fleet.ini
 from fleet.errors import ConfigError
 from fleet.ini import IniChild, IniGroup, IniGroupVars, IniHost, IniVar, expand_range, parse_ini
 from fleet.ini import parse_value as value_of
@@ -330,3 +331,94 @@ def test_each_ini_file_declares_the_groups_its_sections_name(tmp_path: Path) -> 
         load_inventory([first, second])
     third = write(tmp_path, "[web]\n[web:vars]\nx=1\n", "three.ini")
     assert load_inventory([first, third]).host("w1").vars["x"] == 1
+
+
+# A numeric become password is the text written, never dropped (INI and YAML alike).
+
+@pytest.mark.parametrize(("line", "password"), [
+    ("h1 ansible_become_password=123456", "123456"),
+    ("h1 ansible_become_pass=0123", "0123"),  # not a Python literal: text anyway
+    ("h1 ansible_become_password=1.50", "1.50"),
+    ("h1 ansible_become_password=True", "True"),
+    ('h1 ansible_become_password="123456"', "123456"),
+    ("h1 ansible_become_password='123456'", "123456"),
+    ("h1 ansible_become_password=s3cret", "s3cret"),
+])
+def test_ini_become_password_written_as_a_number_is_kept_as_written(
+    tmp_path: Path, line: str, password: str,
+) -> None:
+    host = inventory(tmp_path, f"[web]\n{line}\n").hosts[0]
+    assert host.become_password == password
+
+
+def test_ini_group_vars_become_password_number_is_kept(tmp_path: Path) -> None:
+    inv = inventory(tmp_path, "[web]\nh1\n\n[web:vars]\nansible_become_password=123456\n")
+    assert inv.hosts[0].become_password == "123456"
+
+
+@pytest.mark.parametrize(("value", "password"), [
+    ("123456", "123456"), ("0123", "0123"), ("1_000", "1_000"), ("1.50", "1.50"),
+    ("yes", "yes"), ("'123456'", "123456"), ("s3cret", "s3cret"),
+])
+def test_yaml_become_password_written_as_a_number_is_kept_as_written(
+    tmp_path: Path, value: str, password: str,
+) -> None:
+    text = f"all:\n  hosts:\n    h1:\n      ansible_become_password: {value}\n"
+    assert inventory(tmp_path, text, "inv.yml").hosts[0].become_password == password
+    group = f"all:\n  vars:\n    ansible_become_pass: {value}\n  hosts:\n    h1:\n"
+    assert inventory(tmp_path, group, "inv.yml").hosts[0].become_password == password
+
+
+def test_host_vars_file_become_password_number_is_kept(tmp_path: Path) -> None:
+    write(tmp_path / "host_vars", "ansible_become_password: 123456\n", "h1.yml")
+    assert inventory(tmp_path, "[web]\nh1\n").hosts[0].become_password == "123456"
+
+
+def test_a_become_password_that_is_a_list_is_refused(tmp_path: Path) -> None:
+    text = "all:\n  hosts:\n    h1:\n      ansible_become_password: [1, 2]\n"
+    with pytest.raises(ConfigError) as info:
+        inventory(tmp_path, text, "inv.yml")
+    assert info.value.field == "all.hosts.h1.ansible_become_password"
+    assert info.value.line == 4
+    assert "expected the password as text" in info.value.message
+
+
+# Loading stays linear in the number of hosts (100,000 hosts took minutes when
+# every host was looked up in every group's list of hosts).
+
+class _CountedName(str):
+    """A host name that counts how often it is compared with another string."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        _CountedName.compared += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def _comparisons(tmp_path: Path, hosts: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    expand = fleet.ini.expand_host_pattern
+
+    def counted(pattern: str) -> tuple[list[str], int | None]:
+        names, port = expand(pattern)
+        return [_CountedName(n) for n in names], port
+
+    monkeypatch.setattr(fleet.ini, "expand_host_pattern", counted)
+    lines = "".join(f"h{i} ansible_port={1000 + i}\n" for i in range(hosts))
+    text = f"[web]\n{lines}\n[db]\n{lines}\n[prod:children]\nweb\ndb\n"
+    _CountedName.compared = 0
+    inv = inventory(tmp_path / str(hosts), text)
+    assert len(inv.hosts) == hosts
+    return _CountedName.compared
+
+
+def test_host_names_are_compared_a_linear_number_of_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Structural, not timed: twice the hosts must not mean four times the work."""
+    small = _comparisons(tmp_path, 500, monkeypatch)
+    large = _comparisons(tmp_path, 1000, monkeypatch)
+    assert large <= 2.5 * small + 100
+    assert large < 1000 * 10  # a handful per host, not one per other host
