@@ -109,7 +109,7 @@ def _mark(mark: object) -> yaml.Mark | None:
     if not isinstance(line, int):
         return None
     return yaml.Mark(str(getattr(mark, "name", "")), 0, line, int(getattr(mark, "column", 0)),
-                     None, None)
+                     None, 0)
 
 
 @dataclass(frozen=True)
@@ -376,7 +376,8 @@ def _data_loc(data: object, loc: Loc, *, missing: bool) -> Loc:
 
 _EXPECTED = {
     "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "a whole number",
-    "float_type": "a number", "float_parsing": "a number", "string_type": "a string",
+    "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
+    "string_type": "a string",
     "bool_type": "true or false", "bool_parsing": "true or false",
     "list_type": "a list", "tuple_type": "a list", "dict_type": "a mapping (key: value)",
     "model_type": "a mapping (key: value)", "model_attributes_type": "a mapping (key: value)",
