@@ -38,7 +38,7 @@ def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conn
     sink.emit(RunStarted(run_id, "recover", name, None, tuple(h.name for h in hosts), ()))
     connections = Connections(connector)
     try:
-        states, unreachable = probe_all(name, target, hosts, connections, timeout, forks, sink)
+        states, unread = probe_all(name, target, hosts, connections, timeout, forks, sink)
         live = live_runs(states)
         if live:
             return refuse_live("recover", name, run_id, hosts, live, start, sink)
@@ -73,7 +73,7 @@ def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conn
         done = parallel(busy, one, forks, sink)
     finally:
         connections.close_all()
-    outcomes, outcome = settle(hosts, done, states, unreachable, empty=HostStatus.UNCHANGED)
+    outcomes, outcome = settle(hosts, done, states, unread, empty=HostStatus.UNCHANGED)
     duration = time.monotonic() - start
     sink.emit(RunFinished(run_id, outcome.value, duration))
     return RunResult(run_id, "recover", name, None, outcome,

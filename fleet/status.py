@@ -56,8 +56,9 @@ class StatusResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every host was read, 1 when some could not be reached."""
-        return 1 if any(h.state is HostState.UNREACHABLE for h in self.hosts) else 0
+        """0 when every host was read, 1 when some could not be reached or read."""
+        return 1 if any(h.state in (HostState.UNREACHABLE, HostState.ERROR)
+                        for h in self.hosts) else 0
 
     def to_json(self) -> dict[str, object]:
         """The ``fleet status --json`` object."""
@@ -72,7 +73,7 @@ def status_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conne
     start = time.monotonic()
     connections = Connections(connector)
     try:
-        states, unreachable = probe_all(name, target, hosts, connections, timeout, forks,
+        states, unread = probe_all(name, target, hosts, connections, timeout, forks,
                                         Discard())
     finally:
         connections.close_all()
@@ -80,8 +81,9 @@ def status_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conne
     reports = []
     for host in hosts:
         if host.name not in states:
-            reports.append(HostStatusReport(host.name, HostState.UNREACHABLE,
-                                            error=unreachable.get(host.name)))
+            why = unread.get(host.name)
+            kind = HostState.ERROR if why is not None and why.connected else HostState.UNREACHABLE
+            reports.append(HostStatusReport(host.name, kind, error=why.error if why else None))
             continue
         state = states[host.name]
         current = state.current

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from fleet.app import parallel
 from fleet.connections import Connections
@@ -15,16 +16,27 @@ from fleet.steps import probe
 from fleet.transport.base import send
 
 
+@dataclass(frozen=True)
+class Unread:
+    """Why a host's state could not be read; ``connected``: it answered (so it is not
+    unreachable: the probe failed or its answer was cut off)."""
+
+    error: str
+    connected: bool
+
+
 def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connections,
-               timeout: float, forks: int, sink: EventSink
-               ) -> tuple[dict[str, probe.HostState], dict[str, str]]:
+              timeout: float, forks: int, sink: EventSink
+              ) -> tuple[dict[str, probe.HostState], dict[str, Unread]]:
     """Probe every host; return the states read and, per host not read, why."""
     states: dict[str, probe.HostState] = {}
-    unreachable: dict[str, str] = {}
+    unread: dict[str, Unread] = {}
+    connected: set[str] = set()
     script = probe.script(name, target)
 
     def one(host: Host, started: float) -> HostOutcome:
         transport = connections.get(host)
+        connected.add(host.name)
         sink.emit(StepStarted(host.name, "probe"))
         result = send(transport, script, timeout=timeout)
         states[host.name] = probe.parse(result, host.name)
@@ -33,10 +45,11 @@ def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connec
 
     for outcome in parallel(hosts, one, forks, Discard()).values():
         if outcome.status is HostStatus.FAILED:
-            unreachable[outcome.name] = outcome.error or "unreachable"
+            unread[outcome.name] = Unread(outcome.error or "unreachable",
+                                          outcome.name in connected)
             sink.emit(StepFinished(outcome.name, "probe", False, outcome.duration,
                                    error=outcome.error))
-    return states, unreachable
+    return states, unread
 
 
 def runs_to_undo(state: probe.HostState, unfinished: set[str]) -> list[str]:
@@ -54,7 +67,7 @@ def runs_to_undo(state: probe.HostState, unfinished: set[str]) -> list[str]:
 
 
 def settle(hosts: Sequence[Host], done: dict[str, HostOutcome],
-           states: dict[str, probe.HostState], unreachable: dict[str, str], *,
+           states: dict[str, probe.HostState], unread: Mapping[str, Unread], *,
            empty: HostStatus) -> tuple[dict[str, HostOutcome], Outcome]:
     """Every selected host's outcome after an undo (``fleet rollback`` or
     ``fleet recover``), and the run's outcome.
@@ -75,8 +88,8 @@ def settle(hosts: Sequence[Host], done: dict[str, HostOutcome],
                                          error=f"rollback failed: {got.error}", touched=True) \
                 if got.status is HostStatus.FAILED else got
         elif name not in states:
-            outcomes[name] = HostOutcome(name, HostStatus.ROLLBACK_FAILED,
-                                         error=unreachable.get(name, "unreachable"))
+            why = unread[name].error if name in unread else "unreachable"
+            outcomes[name] = HostOutcome(name, HostStatus.ROLLBACK_FAILED, error=why)
         else:
             current = states[name].current
             outcomes[name] = HostOutcome(name, HostStatus.UNCHANGED if current else empty,

@@ -42,7 +42,7 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
     sink.emit(RunStarted(run_id, "rollback", name, None, tuple(h.name for h in hosts), ()))
     connections = Connections(connector)
     try:
-        states, unreachable = probe_all(name, target, hosts, connections, timeout, forks, sink)
+        states, unread = probe_all(name, target, hosts, connections, timeout, forks, sink)
         live = live_runs(states)
         if live:
             return refuse_live("rollback", name, run_id, hosts, live, start, sink)
@@ -61,7 +61,7 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
         rollback_duration = time.monotonic() - rb_start
     finally:
         connections.close_all()
-    outcomes, outcome = settle(hosts, done, states, unreachable, empty=HostStatus.NOT_DEPLOYED)
+    outcomes, outcome = settle(hosts, done, states, unread, empty=HostStatus.NOT_DEPLOYED)
     duration = time.monotonic() - start
     sink.emit(RunFinished(run_id, outcome.value, duration, rollback_duration))
     return RunResult(run_id, "rollback", name, newest, outcome,

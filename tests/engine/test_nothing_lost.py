@@ -30,6 +30,7 @@ from fleet.recover import recover_fleet
 from fleet.release import build_release
 from fleet.status import HostState, status_fleet
 from fleet.steps import prepare
+from fleet.transport.fake import result
 from fleet.transport.local import LocalTransport
 from fleet.undo import rollback_fleet
 from tests.engine.test_recover import dead_controller
@@ -230,14 +231,17 @@ def test_a_target_that_is_a_mount_point_is_refused_before_anything(tmp_path: Pat
     if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
         pytest.fail("this test needs /dev/shm on a filesystem of its own")
     (tmp_path / "home").mkdir()
-    write_playbook(tmp_path, {"a.md": b"a\n"}, target="/dev/shm")
-    before = manifest(shm)
+    write_playbook(tmp_path, {"fleet-test-a.md": b"a\n"}, target="/dev/shm")
     done = cli(tmp_path, "rollout", "pb.yml")
     assert done.returncode == 1, done.stderr
     result = json.loads(done.stdout)
     assert result["hosts"][0]["status"] == "failed"
     assert "mount point" in result["hosts"][0]["error"]
-    assert manifest(shm) == before
+    assert not (shm / "fleet-test-a.md").exists()
+    assert list(Path("/dev").glob(".fleet-stage-*")) == []
+    state = tmp_path / "home" / ".local" / "state" / "fleet" / "demo"
+    assert not (state / "lock").exists()
+    assert list((state / "backups").iterdir()) == []
 
 
 def test_recover_after_a_kill_in_prepare_keeps_every_original(world: World) -> None:
@@ -272,3 +276,16 @@ def test_recover_after_a_kill_in_prepare_keeps_every_original(world: World) -> N
                           timeout=30)
     assert back.outcome is Outcome.SUCCESS
     assert world.snapshot()[host.name] == before[host.name]
+
+
+def test_status_tells_a_host_that_answered_from_one_that_did_not(world: World) -> None:
+    """``error``: connected, but the state could not be read; ``unreachable``: no connection."""
+    world.run(world.playbook())
+    world.down.add("h2")
+    world.faults["h3"] = lambda command, stdin: result(  # type: ignore[assignment]
+        "\x1b]0;title\x07", exit_code=1, stderr="sh: 1: cannot read\n")
+    report = status_fleet("demo", "~/agents", world.hosts[:3], world.connector, forks=3,
+                          timeout=30)
+    states = {h.name: h.state for h in report.hosts}
+    assert states == {"h1": HostState.OK, "h2": HostState.UNREACHABLE, "h3": HostState.ERROR}
+    assert report.exit_code == 1
