@@ -37,10 +37,16 @@ from fleet.yamlfile import YamlDoc, config_error_from_validation, describe, load
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HOME = re.compile(r"^(/root|/home/[^/]+|/Users/[^/]+)$")
+_IN_HOME = re.compile(r"^(?:~|/root|/home/[^/]+|/Users/[^/]+)/(.*)$")
+_STATE = (".local", "state", "fleet")  # fleet's own folder on every host: ~/.local/state/fleet
+_NAME_MAX = 255  # bytes in one path component (NAME_MAX)
+_PATH_MAX = 4095  # bytes in a whole relative name (PATH_MAX less the NUL)
+MAX_SECONDS = 86_400.0  # a timeout longer than a day is a typo, or .inf
+MAX_BAKE = 7 * 86_400.0
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
-Seconds = Annotated[float, Strict(), Field(gt=0)]
-Positive = Annotated[float, Strict(), Field(gt=0)]
+Seconds = Annotated[float, Strict(), Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+Positive = Annotated[float, Strict(), Field(gt=0, le=1e9, allow_inf_nan=False)]
 Text = Annotated[str, Field(min_length=1)]
 
 
@@ -52,11 +58,22 @@ def check_file_name(value: str) -> str:
         raise ValueError(f"{value!r} is absolute; give it relative to source")
     if "\x00" in value:  # any other character, newlines included, deploys intact
         raise ValueError(f"{value!r} contains a NUL character; rename the file")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # os.fsdecode keeps undecodable bytes as lone surrogates
+        raise ValueError(f"{value!r} is not a UTF-8 file name; rename the file") from None
     parts = value.split("/")
     if ".." in parts:
         raise ValueError(f"{value!r} climbs out of source with '..'; name a file inside source")
     if "" in parts or "." in parts:
         raise ValueError(f"{value!r} has an empty or '.' component; write it like sub/b.md")
+    if any(part.endswith("\n") for part in parts):
+        raise ValueError(f"{value!r} ends a name with a newline, which the shell drops; "
+                         "rename the file")
+    longest = max(parts, key=lambda part: len(part.encode("utf-8")))
+    if len(longest.encode("utf-8")) > _NAME_MAX or size > _PATH_MAX:
+        raise ValueError(f"{value[:40]!r}… is too long for a host's file system (at most "
+                         f"{_NAME_MAX} bytes a name, {_PATH_MAX} in all); rename it")
     return value
 
 
@@ -64,7 +81,9 @@ def check_target(value: str) -> str:
     """Return the normalised remote target folder; raise ``ValueError`` if it is unsafe.
 
     Accepts absolute paths and ``~/...`` (the remote user's home); refuses the
-    root, a home folder itself, ``..``, shell variables and relative paths.
+    root, a home folder itself, fleet's own state folder ``~/.local/state/fleet``
+    (a folder inside it or holding it too), ``..``, shell variables and
+    relative paths.
     """
     if not value.strip():
         raise ValueError("empty target; give a folder like ~/.claude/agents")
@@ -82,6 +101,11 @@ def check_target(value: str) -> str:
             f"{value!r} is the root or a home folder itself; give a folder inside it,"
             " like ~/.claude/agents"
         )
+    inside = _IN_HOME.match(normal)
+    below = inside[1].casefold().split("/") if inside else []
+    if below and below[:len(_STATE)] == list(_STATE[:len(below)]):
+        raise ValueError(f"{value!r} is, holds or is inside fleet's own state folder "
+                         "~/.local/state/fleet; deploy to another folder")
     return normal
 
 
@@ -90,12 +114,16 @@ def _parse_duration(value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    match = _DURATION.match(value) if isinstance(value, str) and value else None
-    if match is None:
-        raise ValueError(f"expected a duration like 30s, 5m, 1h30m, got {describe(value)}")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value) if isinstance(value, str) and value else None
+        if match is None:
+            raise ValueError(f"expected a duration like 30s, 5m, 1h30m, got {describe(value)}")
+        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if not seconds <= MAX_BAKE:  # also .inf
+        raise ValueError(f"expected at most {MAX_BAKE / 86_400:g} days, got {describe(value)}")
+    return seconds
 
 
 def _size_entry(value: object, *, minimum: int, what: str) -> int | str:
@@ -169,8 +197,8 @@ class Timeouts(BaseModel, frozen=True, extra="forbid"):
 class Backup(BaseModel, frozen=True, extra="forbid"):
     """Backups kept on each host."""
 
-    keep: Annotated[int, Strict(), Field(ge=1)] = Field(
-        default=5, description="Backups kept per host; older ones are pruned.")
+    keep: Annotated[int, Strict(), Field(ge=1, le=1000)] = Field(
+        default=5, description="Backups kept per host (1..1000); older ones are pruned.")
 
 
 class NonEmptyCheck(BaseModel, frozen=True, extra="forbid"):
@@ -281,6 +309,8 @@ class PlaybookSpec(BaseModel, frozen=True, extra="forbid"):
     backup: Backup = Field(default_factory=Backup, description="Backups kept per host.")
     checks: tuple[Check, ...] = Field(default=(), description="Run after activation.")
     health: tuple[HealthCheck, ...] = Field(default=(), description="For monitor and bake.")
+    allow_special_modes: Annotated[bool, Strict()] = Field(
+        default=False, description="Deploy source files with setuid, setgid or sticky bits.")
 
     @field_validator("name")
     @classmethod
@@ -318,6 +348,7 @@ class Playbook:
     backup: Backup = field(default_factory=Backup)
     checks: tuple[Check, ...] = ()
     health: tuple[HealthCheck, ...] = ()
+    allow_special_modes: bool = False
 
 
 def load_playbook(path: Path) -> Playbook:
@@ -350,6 +381,7 @@ def load_playbook(path: Path) -> Playbook:
         name=spec.name, source=spec.source, target=spec.target, path=path,
         source_dir=source_dir, file_list=file_list, files=spec.files, strategy=spec.strategy,
         timeouts=spec.timeouts, backup=spec.backup, checks=spec.checks, health=spec.health,
+        allow_special_modes=spec.allow_special_modes,
     )
 
 
@@ -386,15 +418,21 @@ def _check_listed(
 def _file_problem(source_dir: Path, name: str) -> str | None:
     """Return why ``source_dir/name`` cannot be deployed, or None if it can."""
     full = source_dir / name
-    resolved = full.resolve()
-    if not resolved.is_relative_to(source_dir):
-        return f"{name!r} resolves to {resolved}, outside source {source_dir}"
-    if not resolved.exists():
-        return f"{full} not found; list files that exist under source"
-    if resolved.is_dir():
-        return f"{name!r} is a directory; list the files inside it instead"
-    if not resolved.is_file():
-        return f"{name!r} is not a regular file"
+    try:
+        check_file_name(name)
+        resolved = full.resolve()
+        if not resolved.is_relative_to(source_dir):
+            return f"{name!r} resolves to {resolved}, outside source {source_dir}"
+        if not resolved.exists():
+            return f"{full} not found; list files that exist under source"
+        if resolved.is_dir():
+            return f"{name!r} is a directory; list the files inside it instead"
+        if not resolved.is_file():
+            return f"{name!r} is not a regular file"
+    except ValueError as exc:
+        return str(exc)
+    except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop, no permission
+        return f"cannot read {name!r} under source: {getattr(exc, 'strerror', None) or exc}"
     return None
 
 

@@ -17,6 +17,7 @@ from fleet.errors import ConfigError
 from fleet.playbook import Playbook
 
 _CHUNK = 1 << 16
+_SPECIAL = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def build_release(playbook: Playbook) -> Release:
     """Return the release of ``playbook``: its ``file_list`` hashed, in deploy order.
 
     Raises ``ConfigError`` (field ``files``) if a file vanished or became
-    unreadable since the playbook was loaded.
+    unreadable since the playbook was loaded, or has a setuid, setgid or
+    sticky bit and the playbook does not say ``allow_special_modes: true``.
     """
     files: list[ReleaseFile] = []
     for name in playbook.file_list:
@@ -91,4 +93,20 @@ def build_release(playbook: Playbook) -> Release:
         except OSError as exc:
             raise ConfigError(f"cannot read {source}: {exc.strerror or exc}",
                               file=str(playbook.path), field="files") from None
+        if files[-1].mode & _SPECIAL and not playbook.allow_special_modes:
+            raise _special_mode_error(playbook, files[-1])
     return Release(id=release_id(tuple(files)), files=tuple(files))
+
+
+def _special_mode_error(playbook: Playbook, file: ReleaseFile) -> ConfigError:
+    """The error for a source file with setuid, setgid or sticky bits."""
+    bits = [word for bit, word in ((stat.S_ISUID, "setuid"), (stat.S_ISGID, "setgid"),
+                                   (stat.S_ISVTX, "sticky")) if file.mode & bit]
+    where = "source" if playbook.files is None else \
+        f"files[{playbook.files.index(file.name)}]"
+    plural = "s" if len(bits) > 1 else ""
+    return ConfigError(
+        f"{file.source} has mode {file.mode:04o}: the {' and '.join(bits)} bit{plural} would "
+        f"be deployed as is; clear {'them' if plural else 'it'} (chmod "
+        f"{file.mode & 0o777:04o}) or set allow_special_modes: true in the playbook",
+        file=str(playbook.path), field=where)

@@ -134,3 +134,58 @@ def test_shell_completion_lists_the_commands(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "fleet"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.stdout.split() == ["plain,rollback", "plain,rollout"]
+
+
+def _bomb(indent: str) -> str:
+    """A 9-line YAML alias bomb ("billion laughs"), each line indented by ``indent``."""
+    lines = ['l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return "".join(f"{indent}{line}\n" for line in lines)
+
+
+def _append(text: str) -> object:
+    return lambda pb, inv, src: pb.write_text(pb.read_text() + text)
+
+
+HOSTILE: list[tuple[str, object, str, str]] = [
+    ("deep playbook", lambda pb, inv, src: pb.write_text("x: " + "[" * 1000 + "]" * 1000),
+     "pb.yml", "nested more than 100 levels deep"),
+    ("playbook alias bomb", _append("x:\n" + _bomb("  ")), "pb.yml", "aliases expand"),
+    ("timeout inf", _append("timeouts: {command: .inf}\n"), "pb.yml", "timeouts.command"),
+    ("timeout nan", _append("timeouts: {connect: .nan}\n"), "pb.yml", "timeouts.connect"),
+    ("keep huge", _append("backup: {keep: 1000000000}\n"), "pb.yml", "backup.keep"),
+    ("trailing newline", _append('files: ["a.md\\n"]\n'), "pb.yml", "files[0]"),
+    ("state folder target",
+     lambda pb, inv, src: pb.write_text(pb.read_text().replace(
+         "target: ~/agents", "target: ~/.local/state/fleet/cli-demo")),
+     "pb.yml", "fleet's own state folder"),
+    ("setuid source", lambda pb, inv, src: (src / "a.md").chmod(0o4755), "pb.yml", "setuid"),
+    ("non-UTF-8 source name",
+     lambda pb, inv, src: os.close(os.open(os.fsencode(src) + b"/bad\xff.md",
+                                           os.O_CREAT | os.O_WRONLY)),
+     "pb.yml", "not a UTF-8 file name"),
+    ("deep inventory",
+     lambda pb, inv, src: inv.write_text("all:\n  vars:\n    x: " + "[" * 1000 + "]" * 1000
+                                         + "\n  hosts:\n    me: {connection: local}\n"),
+     "inv.yml", "nested more than 100 levels deep"),
+    ("inventory alias bomb",
+     lambda pb, inv, src: inv.write_text("all:\n  vars:\n" + _bomb("    ")
+                                         + "  hosts:\n    me: {connection: local}\n"),
+     "inv.yml", "aliases expand"),
+]
+
+
+@pytest.mark.parametrize(("edit", "file", "said"), [case[1:] for case in HOSTILE],
+                         ids=[case[0] for case in HOSTILE])
+def test_hostile_input_is_one_line_and_exit_2(tmp_path: Path, edit: object, file: str,
+                                              said: str) -> None:
+    playbook, inventory, env = setup(tmp_path)
+    assert callable(edit)
+    edit(playbook, inventory, tmp_path / "src")
+    done = fleet("rollout", str(playbook), "-i", str(inventory), env=env, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert file in lines[0]
+    assert said in lines[0]
+    assert not (tmp_path / "home" / ".local").exists()  # no host was contacted

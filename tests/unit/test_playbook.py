@@ -148,6 +148,9 @@ def test_bake_durations(bake: object, seconds: float) -> None:
     ("/opt//fleet/./agents//", "/opt/fleet/agents"),
     ("/home/bob/agents", "/home/bob/agents"),
     ("/srv", "/srv"),
+    ("~/.local/share/agents", "~/.local/share/agents"),  # beside fleet's state: fine
+    ("~/.local/state/fleet-demo", "~/.local/state/fleet-demo"),
+    ("/opt/.local/state/fleet", "/opt/.local/state/fleet"),  # not in a home folder
 ])
 def test_target_is_normalised(target: str, normal: str) -> None:
     assert check_target(target) == normal
@@ -187,7 +190,8 @@ BAD: list[tuple[str, str, str | None, int | None, str]] = [
     ("dup key", BASE + "name: again\n", "name", 4, "duplicate key 'name'"),
     ("not a mapping", "- a\n", None, 1, "expected a mapping"),
     ("unknown top key", BASE + "targt: /x\n", "targt", 4,
-     "unknown key 'targt'; did you mean 'target'? allowed keys: backup, checks, files"),
+     "unknown key 'targt'; did you mean 'target'? allowed keys: allow_special_modes, backup, "
+     "checks, files"),
     ("unknown strategy key", BASE + "strategy:\n  batchsize: 2\n", "strategy.batchsize", 5,
      "allowed keys: bake, batch_size, canary, forks, max_failures, on_failure"),
     ("unknown check key", BASE + "checks:\n  - {type: non_empty}\n"
@@ -283,6 +287,37 @@ BAD: list[tuple[str, str, str | None, int | None, str]] = [
     ("files missing", BASE + "files:\n  - a.md\n  - nope.md\n", "files[1]", 6, "not found"),
     ("files directory", BASE + "files:\n  - sub\n", "files[0]", 5, "is a directory"),
     ("target twice", BASE + "target: /x\n", "target", 4, "duplicate key"),
+    # Hostile or absurd numbers: one line, never a traceback later.
+    ("command inf", BASE + "timeouts:\n  command: .inf\n", "timeouts.command", 5,
+     "expected a finite number, got inf"),
+    ("command nan", BASE + "timeouts:\n  command: .nan\n", "timeouts.command", 5,
+     "expected a finite number, got nan"),
+    ("command negative", BASE + "timeouts:\n  command: -5\n", "timeouts.command", 5,
+     "expected a number > 0, got -5"),
+    ("command huge", BASE + "timeouts:\n  command: 1.0e+300\n", "timeouts.command", 5,
+     "expected a number <= 86400, got 1e+300"),
+    ("connect inf", BASE + "timeouts:\n  connect: .inf\n", "timeouts.connect", 5,
+     "finite number"),
+    ("check timeout inf", BASE + "checks:\n  - {type: command, run: 'true', timeout: .inf}\n",
+     "checks[0].timeout", 5, "finite number"),
+    ("max_ms inf", BASE + "checks:\n  - {type: access_time, max_ms: .inf}\n",
+     "checks[0].max_ms", 5, "finite number"),
+    ("critical_mb huge", BASE + "health:\n  - {type: memory, process: c, warn_mb: 1, "
+     "critical_mb: 1.0e+300}\n", "health[0].critical_mb", 5, "expected a number <= "),
+    ("bake inf", BASE + "strategy:\n  bake: .inf\n", "strategy.bake", 5,
+     "expected at most 7 days, got inf"),
+    ("bake hours", BASE + "strategy:\n  bake: 99999999h\n", "strategy.bake", 5,
+     "expected at most 7 days"),
+    ("keep huge", BASE + "backup:\n  keep: 1000000000000\n", "backup.keep", 5,
+     "expected a number <= 1000, got 1000000000000"),
+    ("files trailing newline", BASE + 'files:\n  - "a.md\\n"\n', "files[0]", 5,
+     "ends a name with a newline"),
+    ("files folder trailing newline", BASE + 'files:\n  - "sub\\n/x.md"\n', "files[0]", 5,
+     "ends a name with a newline"),
+    ("files long name", BASE + f"files:\n  - {'a' * 256}.md\n", "files[0]", 5,
+     "too long for a host's file system"),
+    ("files long path", BASE + f"files:\n  - {'a/' * 2048}x.md\n", "files[0]", 5,
+     "too long for a host's file system"),
 ]
 
 TARGETS = [
@@ -295,6 +330,16 @@ TARGETS = [
     ("relative/path", "is relative"), ("~bob/agents", "is relative"),
     ("~/a/../b", "contains '..'"), ("/opt/..", "contains '..'"),
     ("/opt/a\nb", "control character"),
+    ("~/.local/state/fleet", "fleet's own state folder"),
+    ("~/.local/state/fleet/demo", "fleet's own state folder"),
+    ("~/.local/state/fleet/demo/backups", "fleet's own state folder"),
+    ("~/.local/state", "fleet's own state folder"), ("~/.local", "fleet's own state folder"),
+    ("~/.local/state/", "fleet's own state folder"),
+    ("~//.local/./state/fleet", "fleet's own state folder"),
+    ("/home/bob/.local/state/fleet/x", "fleet's own state folder"),
+    ("/root/.local", "fleet's own state folder"),
+    ("/Users/alice/.local/state", "fleet's own state folder"),
+    ("~/.Local/State/Fleet", "fleet's own state folder"),  # one folder on macOS
 ]
 BAD += [
     (f"target {t!r}", BASE.replace("target: ~/.claude/agents", f"target: {json.dumps(t)}"),
@@ -370,3 +415,26 @@ def test_discovered_name_with_a_newline_is_deployable(tree: Path) -> None:
 def test_fifo_in_source_is_skipped(tree: Path) -> None:
     os.mkfifo(tree / "files" / "pipe")
     assert "pipe" not in load(tree, BASE).file_list
+
+
+def test_a_discovered_file_name_that_is_not_utf8_is_refused(tree: Path) -> None:
+    os.close(os.open(os.fsencode(tree / "files") + b"/bad\xff.md", os.O_CREAT | os.O_WRONLY))
+    with pytest.raises(ConfigError) as info:
+        load(tree, BASE)
+    assert (info.value.field, info.value.line) == ("source", 2)
+    assert "is not a UTF-8 file name; rename the file" in info.value.message
+
+
+def test_a_discovered_name_ending_in_a_newline_is_refused(tree: Path) -> None:
+    (tree / "files" / "sub" / "trailing\n").write_text("x")
+    with pytest.raises(ConfigError, match="ends a name with a newline") as info:
+        load(tree, BASE)
+    assert info.value.field == "source"
+
+
+def test_a_symlink_loop_in_source_is_one_line(tree: Path) -> None:
+    (tree / "files" / "loop.md").symlink_to(tree / "files" / "loop.md")
+    with pytest.raises(ConfigError) as info:
+        load(tree, BASE)
+    assert info.value.field == "source"
+    assert "loop.md" in info.value.message

@@ -158,3 +158,42 @@ def test_dirs_cover_every_parent_once(files: list[ReleaseFile]) -> None:
         parent = d.rpartition("/")[0]
         if parent:
             assert dirs.index(parent) < dirs.index(d)
+
+
+@pytest.mark.parametrize(("mode", "words"), [
+    (0o4755, "setuid bit"), (0o2755, "setgid bit"), (0o1755, "sticky bit"),
+    (0o6755, "setuid and setgid bits"),
+])
+def test_setuid_setgid_and_sticky_sources_are_refused(tmp_path: Path, mode: int,
+                                                      words: str) -> None:
+    root = make_tree(tmp_path)
+    (root / "files" / "b.md").chmod(mode)
+    with pytest.raises(ConfigError) as info:
+        build_release(playbook(root))
+    assert info.value.file == str(root / "pb.yml")
+    assert info.value.field == "source"
+    assert str(root.resolve() / "files" / "b.md") in info.value.message
+    assert words in info.value.message
+    assert "allow_special_modes: true" in info.value.message
+    with pytest.raises(ConfigError) as listed:
+        build_release(playbook(root, ["a.md", "b.md"]))
+    assert listed.value.field == "files[1]"
+
+
+def test_allow_special_modes_deploys_them_as_they_are(tmp_path: Path) -> None:
+    root = make_tree(tmp_path)
+    (root / "files" / "b.md").chmod(0o4755)
+    (root / "pb.yml").write_text("name: demo\nsource: files\ntarget: ~/t\n"
+                                 "allow_special_modes: true\n")
+    release = build_release(load_playbook(root / "pb.yml"))
+    assert {f.name: f.mode for f in release.files}["b.md"] == 0o4755
+
+
+def test_allow_special_modes_must_be_a_boolean(tmp_path: Path) -> None:
+    root = make_tree(tmp_path)
+    (root / "pb.yml").write_text("name: demo\nsource: files\ntarget: ~/t\n"
+                                 "allow_special_modes: 'yes'\n")
+    with pytest.raises(ConfigError) as info:
+        load_playbook(root / "pb.yml")
+    assert info.value.field == "allow_special_modes"
+    assert info.value.line == 4
