@@ -21,6 +21,7 @@ from fleet.connections import Connections, Connector
 from fleet.errors import FleetError
 from fleet.health import Level, Sample, Schedule, sample_host
 from fleet.inventory import Host
+from fleet.journal import open_private
 from fleet.playbook import HealthCheck
 
 
@@ -79,9 +80,8 @@ class SampleLog:
     """Appends every sample and alert to a JSON-lines file, flushed as it goes."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._file: IO[str] = open_private(path)  # 0600, folders made 0700
 
     def write(self, kind: str, record: dict[str, object]) -> None:
         """Write one record of ``kind`` (sample, alert, rollback)."""
