@@ -21,12 +21,27 @@ printed; the goal is 0.
 
 The playbook keeps 1000 backups so a rollback returns a host byte for byte
 (backups included) to a state seen before.
+
+The kill loop of issue 9 (tests/killloop.py; 20 iterations of it run in the
+test suite, tests/engine/test_killloop.py, and a few over SSH):
+
+    python3 bench/soak.py --kill-loop [--iterations 200] [--seed N] [--big-mb 24]
+        [--write docs/reliability.md]            # connection: local, no Docker
+    flock /tmp/fleet-integration.lock python3 bench/soak.py --kill-loop --ssh ...
+
+Rollouts of 126 files in sub-folders and a large file (a failing check on some)
+killed at uniformly random moments (SIGKILL, SIGTERM, a cut connection), each
+followed by the at-once invariant, the invariant after the orphaned host
+scripts end, and the full invariant after ``fleet recover`` or ``fleet
+rollback``. Prints one line per iteration and a summary table; exit 1 on any
+violation.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -46,6 +61,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.insert(0, str(REPO))  # tests.killloop
 
 from faults import Controller, disconnect  # noqa: E402
 from invariant import FleetState, ReleaseShape, assert_invariant, release_of, take_snapshot  # noqa: E402
@@ -58,6 +74,15 @@ from testfleet_helpers import (  # noqa: E402
     reset_all_hosts,
     restore_host,
     run_fleet_json,
+)
+
+from tests.killloop import (  # noqa: E402
+    LocalRig,
+    Rig,
+    SshRig,
+    kill_loop,
+    make_payload,
+    summary,
 )
 
 EXAMPLE = REPO / "playbooks" / "agents-framework.yml"
@@ -367,16 +392,78 @@ def render(steps: list[Step], iterations: int, seed: int, took: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+KILL_LOOP_MARKS = ("<!-- bench/soak.py kill-loop start -->",
+                   "<!-- bench/soak.py kill-loop end -->")
+SOAK_MARKS = ("<!-- bench/soak.py start -->", "<!-- bench/soak.py end -->")
+
+
+def write_section(path: Path, text: str, marks: tuple[str, str]) -> None:
+    """Replace what lies between ``marks`` in ``path`` with ``text`` (the marks are
+    appended at the end of the file first if it has none)."""
+    start, end = marks
+    doc = path.read_text() if path.exists() else ""
+    if start not in doc:
+        doc = f"{doc.rstrip()}\n\n{start}\n{end}\n"
+    head, rest = doc.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{text}{end}{tail}")
+
+
+def run_kill_loop(args: argparse.Namespace, seed: int) -> int:
+    """``--kill-loop``: the loop of tests/killloop.py for ``--iterations``; exit code."""
+    folder = Path(tempfile.mkdtemp(prefix="fleet-killloop-"))
+    payload = make_payload(folder / "payload", files=120, big_mb=args.big_mb, seed=seed)
+    ssh = SshRig(payload, folder / "rig", ("dev-01", "dev-02", "dev-03")) if args.ssh else None
+    rig: Rig = ssh if ssh is not None else LocalRig(payload, folder / "rig")
+    with args.log.open("w", encoding="utf-8") as out:
+        def log(line: str) -> None:
+            print(line, flush=True)
+            out.write(json.dumps({"line": line}) + "\n")
+            out.flush()
+
+        try:
+            result = kill_loop(rig, seed, range(1, args.iterations + 1), folder / "runs", log)
+        finally:
+            if ssh is not None:
+                ssh.heal()
+        for o in result.outcomes:
+            out.write(json.dumps({"outcome": dataclasses.asdict(o)}) + "\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    text = summary(result)
+    print(text)
+    if result.failed():
+        print(result.failure_message())
+    if args.write:
+        write_section(args.write, text, KILL_LOOP_MARKS)
+    return 1 if result.failed() else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="default 50 (soak), 200 (--kill-loop)")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--log", type=Path, default=REPO / ".fleet" / "soak.jsonl",
-                        help="one JSON line per run (default .fleet/soak.jsonl)")
+    parser.add_argument("--log", type=Path, default=None,
+                        help="one JSON line per run (default .fleet/soak.jsonl; kill "
+                             "loop: .fleet/killloop.jsonl, its lines then each outcome)")
     parser.add_argument("--write", type=Path, default=None,
                         help="replace the section between the soak markers in FILE")
+    parser.add_argument("--kill-loop", action="store_true",
+                        help="the kill loop of issue 9 instead of the soak")
+    parser.add_argument("--ssh", action="store_true",
+                        help="kill loop over SSH on dev-01..03 (default: connection: local)")
+    parser.add_argument("--big-mb", type=int, default=None,
+                        help="size of the release's large file (default 24 local, 8 SSH)")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
+    if args.kill_loop:
+        args.iterations = args.iterations or 200
+        args.big_mb = args.big_mb or (8 if args.ssh else 24)
+        args.log = args.log or REPO / ".fleet" / "killloop.jsonl"
+        args.log.parent.mkdir(parents=True, exist_ok=True)
+        sys.exit(run_kill_loop(args, seed))
+    args.iterations = args.iterations or 50
+    args.log = args.log or REPO / ".fleet" / "soak.jsonl"
     args.log.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
@@ -388,11 +475,7 @@ def main() -> None:
     text = render(steps, args.iterations, seed, time.monotonic() - started)
     print(text)
     if args.write:
-        start, end = "<!-- bench/soak.py start -->", "<!-- bench/soak.py end -->"
-        doc = args.write.read_text() if args.write.exists() else f"{start}\n{end}\n"
-        head, rest = doc.split(start, 1)
-        _, tail = rest.split(end, 1)
-        args.write.write_text(f"{head}{start}\n{text}{end}{tail}")
+        write_section(args.write, text, SOAK_MARKS)
     sys.exit(1 if any(s.violation for s in steps) else 0)
 
 
