@@ -29,7 +29,10 @@ if mkdir "$S/lock" 2>/dev/null; then
   take_lock
 else
   holder=$(lockholder)
-  if [ "$holder" = "$RUN" ]; then beat
+  if [ "$holder" = "$RUN" ]; then
+    # this run's own step may still be running here (its answer timed out): stop it
+    stop_step
+    beat
   elif [ "$holder" = "$UNDO" ] && [ -n "$ABANDONED" ]; then
     firstline "$S/lock/lease"
     [ "${_fl:--}" = "$ABANDONED" ] || { say "LIVE $holder"; exit 1; }
