@@ -213,6 +213,23 @@ def _roll_out(tmp_path: Path, playbook: Path, inv: tuple[str, str]) -> None:
 # ----------------------------------------------------------------- fleet rollback --force
 
 
+def test_with_no_link_planted_rollback_puts_the_shared_folder_back_exactly(
+        tmp_path: Path, shared_target: Manifest) -> None:
+    """The baseline of the attacks below: the same rollout and undo, nobody meddling."""
+    playbook = _playbook(tmp_path)
+    inv = _inv(tmp_path)
+    canary = canary_view()
+    _roll_out(tmp_path, playbook, inv)
+
+    code, data, err = _fleet(tmp_path, "rollback", str(playbook), *inv, "--force")
+
+    assert code == 0, f"{err}\n{_hosts(data)}"
+    assert by_name(data)[LINKS_HOST]["status"] == "rolled_back"
+    assert manifest(LINKS_HOST, SHARED) == shared_target  # sub/a.md included
+    assert not _committed()
+    assert_canary_untouched(canary, data)
+
+
 def test_rollback_force_does_not_write_through_a_link_planted_at_a_deployed_file(
         tmp_path: Path, shared_target: Manifest) -> None:
     playbook = _playbook(tmp_path)
