@@ -320,13 +320,15 @@ def test_in_run_rollback_after_a_failed_check_does_not_write_through_links_plant
     canary = canary_view()
 
     ctl = Controller(tmp_path / "ctl", "rollout", str(playbook), *inv)
-    wait_until(lambda: exists(LINKS_HOST, ready) or ctl.proc.poll() is not None, 60,
-               what="the failing check running on links-01")
-    assert ctl.proc.poll() is None, ctl.finish()
-    as_mallory(PLANT_FILE_LINK, SHARED, CANARY)
-    as_mallory(SWAP_SUB, SHARED, CANARY)
-    as_mallory('touch "$1"', go)
-    code, data, err = ctl.finish()
+    try:
+        wait_until(lambda: exists(LINKS_HOST, ready) or ctl.proc.poll() is not None, 60,
+                   what="the failing check running on links-01")
+        assert ctl.proc.poll() is None, "the rollout ended before its check ran"
+        as_mallory(PLANT_FILE_LINK, SHARED, CANARY)
+        as_mallory(SWAP_SUB, SHARED, CANARY)
+    finally:
+        _root('touch "$1"', go)  # the check fails now, whatever happened above
+        code, data, err = ctl.finish()
 
     assert data is not None, err
     assert_canary_untouched(canary, data)
