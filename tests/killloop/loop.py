@@ -1,221 +1,37 @@
-"""The kill loop of issue 9: rollouts killed at uniformly random moments, then checked.
-
-Each iteration starts a real ``python -m fleet rollout`` (a release of 100+
-files in sub-folders and one large file; on some iterations a check that
-fails) on freshly seeded hosts and, at a seeded, uniformly random moment in
-``[0, T]`` (``T``: an unkilled rollout, measured once), does one of:
-
-* ``SIGKILL`` to the controller;
-* ``SIGTERM`` to the controller (DESIGN: the same as Ctrl-C — it must halt and
-  roll back by itself);
-* ``cut``: the connection to one host is cut. Over SSH the host leaves the
-  docker network until the controller has finished. A ``connection: local``
-  host has no connection: its host-side processes (the step's ``sh`` and what
-  it runs) are killed instead, the controller living on.
-
-Then, in order (each a class of violation in the report):
-
-``at-once``        right after the kill, before anything else: no file of the
-                   target lost or half-written, nothing the release does not
-                   name touched (``invariant.at_once_problems``);
-``controller``     the controller ends (bounded);
-``scripts``        the orphaned host-side scripts end (bounded);
-``after-scripts``  the at-once invariant again;
-``self-heal``      a controller that outlived the fault (SIGTERM; a cut of a
-                   local host, which it can still reach) must have put every
-                   host back (exit 1) or finished the release (exit 0) by itself;
-``recovery``       ``fleet recover`` or ``fleet rollback`` (seeded) exits 0;
-``final``          the full invariant (``invariant.host_problems``): the target
-                   exactly as before or on the release (after ``fleet
-                   rollback``: as before), no lock or staging, backups intact.
-
-``kill_loop`` runs it for any ``Rig``: ``LocalRig`` (one ``connection:
-local`` host with a HOME of its own per iteration) or ``SshRig`` (hosts of the
-container test fleet). Used by tests/engine/test_killloop.py,
-tests/integration/test_killloop.py and ``bench/soak.py --kill-loop``.
-"""
+"""The kill loop itself: seeded cases, one iteration and its checks, the loop, the
+report (see the package docstring)."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-import yaml
+from faults import Controller
+from invariant import HostSnap, ReleaseShape, at_once_problems, host_problems, release_of
 
-REPO = Path(__file__).resolve().parent.parent
-_INTEGRATION = str(REPO / "tests" / "integration")
-if _INTEGRATION not in sys.path:  # the invariant and the controller helpers live there
-    sys.path.insert(0, _INTEGRATION)
+from tests.killloop.payload import KEEP
+from tests.killloop.rigs import Rig
 
-from faults import Controller, disconnect, fleet_ports, host_scripts, write_inventory  # noqa: E402
-from invariant import (  # noqa: E402
-    HostSnap,
-    ReleaseShape,
-    at_once_problems,
-    host_problems,
-    local_host_snap,
-    quick_host_snap,
-    release_of,
-)
-from testfleet_helpers import TARGET, container, reset_host, restore_host  # noqa: E402
-
+REPO = Path(__file__).resolve().parents[2]
 Kind = Literal["SIGKILL", "SIGTERM", "cut"]
 KINDS: tuple[Kind, ...] = ("SIGKILL", "SIGTERM", "cut")
 Recovery = Literal["recover", "rollback"]
 FAIL_RATE = 0.3
 """Share of iterations whose playbook has a failing ``command`` check."""
-KEEP = 5
-"""``backup.keep`` of the loop's playbooks."""
 CONTROLLER_BOUND = 120.0
 """Seconds a controller may take to end after the fault (a cut waits for timeouts)."""
 SCRIPTS_BOUND = 30.0
 """Seconds the orphaned host-side scripts may take to end."""
-
-
-# --------------------------------------------------------------------------- the payload
-
-
-@dataclass(frozen=True)
-class Payload:
-    """What every iteration deploys and over what: ``source`` (the release: ``files``
-    small files in sub-folders, a few scripts, and ``big.bin``) and ``before`` (the
-    target's parent folder before the run: the target ``agents/`` holding unrelated
-    files and older versions of about half the release, a large one included, and
-    files beside the target)."""
-
-    source: Path
-    before: Path
-
-
-def make_payload(folder: Path, *, files: int = 120, big_mb: int = 24, seed: int = 0) -> Payload:
-    """Write a ``Payload`` under ``folder`` (content drawn from ``seed``)."""
-    rng = random.Random(seed)
-    source, before = folder / "source", folder / "before"
-    target = before / "agents"
-    release: dict[str, tuple[bytes, int]] = {
-        "README.md": (b"# the agents framework (kill loop release)\n", 0o644),
-        "big.bin": (rng.randbytes(big_mb << 20), 0o644),
-    }
-    for i in range(4):
-        release[f"tools/run-{i}.sh"] = (f"#!/bin/sh\necho tool {i}\n".encode(), 0o755)
-    for i in range(files):
-        name = f"team-{i % 4}/role-{i // 4 % 3}/doc-{i:03d}.md"  # 12 folders
-        release[name] = (f"# doc {i}\n{rng.getrandbits(64):x}\n".encode(), 0o600 if i % 7 == 0
-                         else 0o644)
-    old: dict[str, tuple[bytes, int]] = {
-        "my-notes.md": (b"my own notes, not fleet's\n", 0o644),
-        "private/agent-x.md": (b"hand-made, private\n", 0o600),
-        "team-0/role-0/mine.md": (b"mine, inside a folder the release writes to\n", 0o644),
-        "team-2/.hidden-notes": (b"hidden\n", 0o600),
-        "big.bin": (rng.randbytes(big_mb << 20), 0o600),
-        "README.md": release["README.md"],  # already the release's: "same"
-    }
-    for i in range(files):  # half of teams 0-2 there before (team 3 is new)
-        name = f"team-{i % 4}/role-{i // 4 % 3}/doc-{i:03d}.md"
-        if i // 4 % 2 == 0 and i % 4 != 3:
-            old[name] = (f"old doc {i}\n".encode(), 0o640 if i % 5 == 0 else 0o644)
-    _write_tree(source, release)
-    _write_tree(target, old)
-    (target / "team-1").chmod(0o750)  # a folder the release writes into keeps its mode
-    _write_tree(before, {"sibling.txt": (b"beside the target\n", 0o644),
-                         "other/keep.md": (b"keep me\n", 0o644)})
-    return Payload(source, before)
-
-
-def _write_tree(root: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
-    for name, (data, mode) in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        path.chmod(mode)
-
-
-def write_playbook(folder: Path, payload: Payload, *, name: str, target: str, failing: bool,
-                   timeouts: Mapping[str, int]) -> Path:
-    """A playbook of ``payload``'s release to ``target``; ``failing`` adds a check that
-    fails on every host."""
-    checks: list[dict[str, Any]] = [
-        {"type": "non_empty"},
-        {"type": "contains", "file": "README.md", "pattern": "kill loop release"},
-        {"type": "command", "run": "test -s big.bin", "timeout": 30},
-    ]
-    if failing:
-        checks.append({"type": "command", "run": "test -e no-such-file", "timeout": 30})
-    data = {"name": name, "source": str(payload.source), "target": target,
-            "strategy": {"canary": 1, "batch_size": 2}, "timeouts": dict(timeouts),
-            "backup": {"keep": KEEP}, "checks": checks}
-    path = folder / f"playbook-{'fail' if failing else 'pass'}.yml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-# --------------------------------------------------------------------------- rigs
-
-
-class Rig(Protocol):
-    """Where the loop runs: hosts it can reset, read, cut off, and run fleet against."""
-
-    label: str
-    hosts: tuple[str, ...]
-    cut_heals: bool
-    """After a cut the controller can still reach the host, so it must put it back."""
-
-    def playbook(self, failing: bool) -> Path:
-        """The playbook of the pass or the fail variant."""
-        ...
-
-    def fresh(self, folder: Path) -> None:
-        """Put every host in the payload's before state (``folder``: the iteration's)."""
-        ...
-
-    def env(self) -> dict[str, str]:
-        """Extra environment for fleet commands."""
-        ...
-
-    def inventory(self) -> tuple[str, ...]:
-        """The ``-i FILE`` arguments."""
-        ...
-
-    def snapshot(self) -> dict[str, HostSnap]:
-        """Every host's ``HostSnap`` now."""
-        ...
-
-    def cut(self, controller_pid: int, host: str) -> str | None:
-        """Cut ``host`` off; what was done, or None when there was nothing to cut."""
-        ...
-
-    def uncut(self) -> None:
-        """Undo ``cut`` (after the controller has ended)."""
-        ...
-
-    def scripts(self) -> dict[str, list[str]]:
-        """Host-side processes still running, per host (only non-empty entries)."""
-        ...
-
-    def kill_scripts(self) -> None:
-        """End host-side processes that outlived ``SCRIPTS_BOUND``."""
-        ...
-
-    def discard(self, folder: Path) -> None:
-        """Free what ``fresh(folder)`` took on this machine (the iteration is over)."""
-        ...
-
-
-# --------------------------------------------------------------------------- one iteration
 
 
 @dataclass(frozen=True)
@@ -539,189 +355,3 @@ def rerun_hint(seed: int, outcomes: Iterable[Outcome], test: str) -> str:
     """The command that repeats the violating iterations of a loop."""
     bad = ",".join(str(o.case.iteration) for o in outcomes if o.violations)
     return f"FLEET_KILL_SEED={seed} FLEET_KILL_ONLY={bad} python3 -m pytest {test} -s"
-
-
-# --------------------------------------------------------------------------- local rig
-
-
-def processes_of_home(home: Path) -> list[int]:
-    """Pids of this user's processes whose environment has ``HOME=home`` (Linux /proc):
-    everything running "on" a ``connection: local`` host."""
-    marker = b"\0HOME=" + os.fsencode(home) + b"\0"
-    found: list[int] = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            env = Path(entry.path, "environ").read_bytes()
-        except OSError:
-            continue
-        if marker in b"\0" + env:
-            found.append(int(entry.name))
-    return found
-
-
-def _kill(pids: Iterable[int]) -> list[int]:
-    killed = []
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            continue
-        killed.append(pid)
-    return killed
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return "?"
-
-
-class LocalRig:
-    """One ``connection: local`` host, ``local-1``, with a fresh HOME per iteration (the
-    controller's HOME: the CLI gives local hosts no HOME of their own). The target is
-    ``~/site/agents``; fleet's state is under the same HOME, on the same filesystem."""
-
-    label: str = "connection: local"
-    hosts: tuple[str, ...] = ("local-1",)
-    cut_heals: bool = True
-    TARGET = "~/site/agents"
-    NAME = "killloop"
-
-    def __init__(self, payload: Payload, folder: Path) -> None:
-        self.payload = payload
-        folder.mkdir(parents=True, exist_ok=True)
-        self._inventory = folder / "inventory.yml"
-        self._inventory.write_text(yaml.safe_dump(
-            {"all": {"hosts": {"local-1": {"ansible_connection": "local"}}}}))
-        timeouts = {"connect": 5, "command": 120}
-        self._playbooks = {f: write_playbook(folder, payload, name=self.NAME, target=self.TARGET,
-                                             failing=f, timeouts=timeouts) for f in (False, True)}
-        self.home = folder / "no-home-yet"
-
-    def playbook(self, failing: bool) -> Path:
-        return self._playbooks[failing]
-
-    def fresh(self, folder: Path) -> None:
-        self.home = folder / "home"
-        shutil.copytree(self.payload.before, self.home / "site", symlinks=True)
-        (self.home / ".local" / "state").mkdir(parents=True)
-
-    def env(self) -> dict[str, str]:
-        return {"HOME": str(self.home)}
-
-    def inventory(self) -> tuple[str, ...]:
-        return ("-i", str(self._inventory))
-
-    def snapshot(self) -> dict[str, HostSnap]:
-        return {"local-1": local_host_snap(self.home, self.TARGET, self.NAME)}
-
-    def cut(self, controller_pid: int, host: str) -> str | None:
-        pids = [p for p in processes_of_home(self.home) if p != controller_pid]
-        names = [_comm(p) for p in pids]
-        killed = _kill(pids)
-        return f"killed {', '.join(names)}" if killed else None
-
-    def uncut(self) -> None:
-        """Nothing to undo: the next step starts new processes."""
-
-    def scripts(self) -> dict[str, list[str]]:
-        left = [f"{p} {_comm(p)}" for p in processes_of_home(self.home)]
-        return {"local-1": left} if left else {}
-
-    def kill_scripts(self) -> None:
-        _kill(processes_of_home(self.home))
-
-    def discard(self, folder: Path) -> None:
-        shutil.rmtree(folder / "home", ignore_errors=True)
-
-
-# --------------------------------------------------------------------------- SSH rig
-
-
-class SshRig:
-    """Hosts of the container test fleet (the first is the canary, then batches of 2),
-    target ``~/.claude/agents``; a cut takes the host off the docker network until the
-    controller has ended. Needs the fleet up and the integration lock held."""
-
-    cut_heals: bool = False  # the host is unreachable until the run has ended
-    NAME = "killloop"
-
-    def __init__(self, payload: Payload, folder: Path, hosts: Sequence[str]) -> None:
-        self.hosts = tuple(hosts)
-        self.label = f"SSH ({', '.join(self.hosts)})"
-        self.payload = payload
-        self.target = TARGET
-        folder.mkdir(parents=True, exist_ok=True)
-        self._inventory = write_inventory(folder, fleet_ports(*self.hosts),
-                                          canaries=self.hosts[:1])
-        timeouts = {"connect": 3, "command": 10}
-        self._playbooks = {f: write_playbook(folder, payload, name=self.NAME,
-                                             target="~/.claude/agents", failing=f,
-                                             timeouts=timeouts) for f in (False, True)}
-        self._archive = _tar_of(payload.before, uid=1000, gid=1000, owner="tester")
-        self._cut: str | None = None
-
-    def playbook(self, failing: bool) -> Path:
-        return self._playbooks[failing]
-
-    def fresh(self, folder: Path) -> None:
-        def one(host: str) -> None:
-            reset_host(host)
-            if not container(host).put_archive(os.path.dirname(self.target), self._archive):
-                raise RuntimeError(f"{host}: seeding the target failed")
-
-        with ThreadPoolExecutor(max_workers=len(self.hosts)) as pool:
-            list(pool.map(one, self.hosts))
-
-    def env(self) -> dict[str, str]:
-        return {}
-
-    def inventory(self) -> tuple[str, ...]:
-        return ("-i", str(self._inventory))
-
-    def snapshot(self) -> dict[str, HostSnap]:
-        with ThreadPoolExecutor(max_workers=len(self.hosts)) as pool:
-            snaps = pool.map(lambda h: quick_host_snap(h, self.target, self.NAME), self.hosts)
-            return dict(zip(self.hosts, snaps, strict=True))
-
-    def cut(self, controller_pid: int, host: str) -> str | None:
-        disconnect(host)
-        self._cut = host
-        return f"{host} off the network"
-
-    def uncut(self) -> None:
-        if self._cut is not None:
-            restore_host(self._cut)
-            self._cut = None
-
-    def scripts(self) -> dict[str, list[str]]:
-        found = {h: host_scripts(h) for h in self.hosts}
-        return {h: p for h, p in found.items() if p}
-
-    def kill_scripts(self) -> None:
-        """``reset_host`` at the next iteration ends them (they are the remote user's)."""
-
-    def discard(self, folder: Path) -> None:
-        """Nothing kept on this machine (the next ``fresh`` resets the hosts)."""
-
-    def heal(self) -> None:
-        """Every host back on the network (after an error mid-iteration)."""
-        self.uncut()
-
-
-def _tar_of(folder: Path, *, uid: int, gid: int, owner: str) -> bytes:
-    """A tar of ``folder``'s content (modes kept), owned by ``owner``."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path in sorted(folder.rglob("*")):
-            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(folder)))
-            info.uid, info.gid, info.uname, info.gname = uid, gid, owner, owner
-            if info.isfile():
-                with path.open("rb") as handle:
-                    tar.addfile(info, handle)
-            else:
-                tar.addfile(info)
-    return buffer.getvalue()
