@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import select
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from fabric import Config, Connection
 
 from fleet.commands import CommandResult
 from fleet.errors import CommandFailed, CommandTimeout, ConnectError, HostKeyError, TransportError
+from fleet.transport.knownhosts import KnownHosts, load_known_hosts, record_key, revoked_error
 from fleet.transport.sshconfig import (
     DEFAULT_PORT,
     ConnectionParams,
@@ -37,70 +37,66 @@ log = logging.getLogger(__name__)
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
-_RECORD_LOCK = threading.Lock()
+class _HostKeyPolicy(paramiko.MissingHostKeyPolicy):
+    """What to do with a key paramiko did not find among the host's known keys.
 
-
-class _RecordNewKey(paramiko.MissingHostKeyPolicy):
-    """Accept a host whose key is not known yet and record it in ``known_hosts``.
-
-    Only for hosts with no key at all: a key that differs from the recorded
-    one raises ``BadHostKeyException`` before any policy is asked. The key is
-    recorded under ``name`` (the host's known_hosts name, see ``ConnectionParams``).
+    A key an ``@revoked`` line names is refused. Otherwise, without
+    ``accept_new``, the host is refused as unknown (paramiko's ``RejectPolicy``);
+    with it, the key is recorded in ``known_hosts`` under ``name`` (the host's
+    known_hosts name, see ``ConnectionParams``) unless a key was recorded for
+    ``name`` meanwhile, which it must then be (see
+    :func:`fleet.transport.knownhosts.record_key`). A key that differs from a
+    recorded key of its type raises ``BadHostKeyException`` before any policy
+    is asked.
     """
 
-    def __init__(self, known_hosts: Path, name: str) -> None:
+    def __init__(self, known_hosts: Path, name: str, known: KnownHosts | None,
+                 accept_new: bool) -> None:
         self._known_hosts = known_hosts
         self._name = name
+        self._known = known
+        self._accept_new = accept_new
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
                          key: paramiko.PKey) -> None:
-        line = f"{self._name} {key.get_name()} {key.get_base64()}\n"
-        with _RECORD_LOCK:
-            self._known_hosts.parent.mkdir(parents=True, exist_ok=True)
-            with self._known_hosts.open("a", encoding="ascii") as file:
-                file.write(line)
-        log.info("recorded the new host key of %s in %s", self._name, self._known_hosts)
-
-
-_KNOWN_HOSTS: dict[Path, tuple[tuple[int, int], paramiko.HostKeys]] = {}
-_KNOWN_HOSTS_LOCK = threading.Lock()
-
-
-def _known_hosts(path: Path) -> paramiko.HostKeys:
-    """The keys in ``path``, parsed once per version of the file: a run connects
-    to many hosts (parsing the file for each made connecting O(hosts²)), and
-    ``--accept-new-hosts`` appends to it, which makes a new version."""
-    info = path.stat()
-    stamp = (info.st_mtime_ns, info.st_size)
-    with _KNOWN_HOSTS_LOCK:
-        cached = _KNOWN_HOSTS.get(path)
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, paramiko.HostKeys(str(path)))
-            _KNOWN_HOSTS[path] = cached
-        return cached[1]
+        if self._known is not None and self._known.is_revoked(self._name, key):
+            raise revoked_error(self._name, self._name, key, self._known_hosts)
+        if not self._accept_new:  # as paramiko's RejectPolicy, which _translated names
+            raise paramiko.SSHException(f"Server {hostname!r} not found in known_hosts")
+        try:
+            recorded = record_key(self._known_hosts, self._name, key)
+        except OSError as exc:
+            raise HostKeyError(self._name, f"cannot record the new host key of {self._name!r} "
+                               f"in {self._known_hosts}: {exc.strerror or exc}",
+                               expected=None, got=key.get_base64()) from exc
+        if recorded == "recorded":
+            log.info("recorded the new host key of %s in %s", self._name, self._known_hosts)
 
 
 def _host_key_client(
     params: ConnectionParams, known_hosts: Path, accept_new: bool
 ) -> paramiko.SSHClient:
     """Return a client that trusts only ``known_hosts``; unknown keys are rejected,
-    or, with ``accept_new``, recorded there and accepted.
+    or, with ``accept_new``, recorded there and accepted; revoked keys never are.
 
     paramiko looks a key up under the name it derives from the host name and
     port it connects to; a ``HostKeyAlias`` names another entry, so that
     entry's keys are handed to paramiko under paramiko's name (and no other
-    entry counts, as in OpenSSH).
+    entry counts, as in OpenSSH). ``@cert-authority`` lines are ignored.
     """
     client = paramiko.SSHClient()
     derived = params.hostname if params.port == DEFAULT_PORT \
         else f"[{params.hostname}]:{params.port}"
-    if known_hosts.exists():
-        entry = _known_hosts(known_hosts).lookup(params.host_key_name)
-        for key_type, key in (entry or {}).items():
+    try:
+        known = load_known_hosts(known_hosts) if known_hosts.exists() else None
+    except OSError as exc:
+        raise HostKeyError(params.host_key_name, f"cannot read {known_hosts}: "
+                           f"{exc.strerror or exc}", expected=None, got="") from exc
+    if known is not None:
+        for key_type, key in known.keys_for(params.host_key_name).items():
             client.get_host_keys().add(derived, key_type, key)
     client.set_missing_host_key_policy(
-        _RecordNewKey(known_hosts, params.host_key_name) if accept_new
-        else paramiko.RejectPolicy())
+        _HostKeyPolicy(known_hosts, params.host_key_name, known, accept_new))
     return client
 
 

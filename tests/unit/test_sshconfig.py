@@ -10,6 +10,7 @@ import pytest
 from fleet.errors import ConnectError
 from fleet.inventory import Host
 from fleet.transport import ssh
+from fleet.transport.knownhosts import load_known_hosts
 from fleet.transport.sshconfig import (
     ConnectionParams,
     config_paths,
@@ -250,17 +251,19 @@ def test_host_key_client_looks_up_the_resolved_name(tmp_path: Path) -> None:
     assert client.get_host_keys().lookup("[10.0.0.5]:2222") == {real.get_name(): real}
     assert client.get_host_keys().lookup("web1") is None
     assert len(client._system_host_keys) == 0
-    assert isinstance(client._policy, paramiko.RejectPolicy)
+    with pytest.raises(paramiko.SSHException, match="not found in known_hosts"):
+        client._policy.missing_host_key(client, "[10.0.0.5]:2222", new_key())
+    assert known.read_text().count("\n") == 2  # nothing recorded without accept_new
 
 
 def test_known_hosts_is_parsed_once_per_version_of_the_file(tmp_path: Path) -> None:
     first, second = new_key(), new_key()
     known = tmp_path / "known_hosts"
     known.write_text(host_key_line("web1", first))
-    assert ssh._known_hosts(known) is ssh._known_hosts(known)  # one parse for many hosts
+    assert load_known_hosts(known) is load_known_hosts(known)  # one parse for many hosts
     with known.open("a") as out:  # --accept-new-hosts appends: a new version
         out.write(host_key_line("web2", second))
-    assert ssh._known_hosts(known).lookup("web2") == {second.get_name(): second}
+    assert load_known_hosts(known).keys_for("web2") == {second.get_name(): second}
 
 
 def test_host_key_client_with_an_alias_trusts_only_the_alias_entry(tmp_path: Path) -> None:
