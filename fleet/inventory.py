@@ -399,23 +399,29 @@ def _var_set(values: Mapping[str, Any], at: _At) -> _VarSet:
 def _depths(builder: _Builder, sources: str) -> dict[str, int]:
     """Return each group's depth: 0 for ``all``, else 1 + the deepest parent.
 
-    Raises ``ConfigError`` if groups contain each other (across definitions).
+    Walks the parents with a stack of its own, so a chain of thousands of
+    groups is no ``RecursionError``. Raises ``ConfigError`` if groups contain
+    each other (across definitions).
     """
     depths: dict[str, int] = {}
-
-    def depth(name: str, chain: tuple[str, ...]) -> int:
-        if name in chain:
-            cycle = " -> ".join((*chain, name))
-            raise ConfigError(f"groups contain each other ({cycle}, child -> parent); "
-                              "remove one of the children entries", file=sources,
-                              field="children")
-        if name not in depths:
+    for start in builder.groups:
+        chain: list[str] = []  # the groups being resolved, child first
+        stack: list[tuple[str, bool]] = [(start, False)]
+        while stack:
+            name, resolved = stack.pop()
             parents = builder.groups[name].parents
-            depths[name] = 1 + max(depth(p, (*chain, name)) for p in parents) if parents else 0
-        return depths[name]
-
-    for name in builder.groups:
-        depth(name, ())
+            if resolved:
+                depths[name] = 1 + max(depths[p] for p in parents) if parents else 0
+                chain.pop()
+            elif name in chain:
+                cycle = " -> ".join((*chain, name))
+                raise ConfigError(f"groups contain each other ({cycle}, child -> parent); "
+                                  "remove one of the children entries", file=sources,
+                                  field="children")
+            elif name not in depths:
+                chain.append(name)
+                stack.append((name, True))
+                stack.extend((p, False) for p in parents if p not in depths)
     return depths
 
 

@@ -422,3 +422,14 @@ def test_host_names_are_compared_a_linear_number_of_times(
     large = _comparisons(tmp_path, 1000, monkeypatch)
     assert large <= 2.5 * small + 100
     assert large < 1000 * 10  # a handful per host, not one per other host
+
+
+def test_a_chain_of_thousands_of_child_groups_loads(tmp_path: Path) -> None:
+    """Group depths are found without recursion (3,000 levels were a RecursionError)."""
+    text = "[g0]\nh1\n" + "".join(f"[g{i + 1}:children]\ng{i}\n" for i in range(3000))
+    host = inventory(tmp_path, text).hosts[0]
+    assert host.groups[:3] == ("all", "g3000", "g2999")
+    assert host.groups[-1] == "g0"
+    cycle = text + "[g0:children]\ng3000\n"
+    with pytest.raises(ConfigError, match="groups contain each other"):
+        inventory(tmp_path, cycle)
