@@ -150,12 +150,18 @@ restore() {
 }
 # Files it replaced come back, except those already as recorded (nothing to
 # write, no space needed): one sha256 and one stat process per folder find those.
+# entry_of ENTRY: the backup entry's index in $i, its name in $n, split in $_dir/$_base.
+entry_of() {
+  i=${1%/}
+  i=${i##*/}
+  readname "$1/name"
+  splitname "$n"
+}
 restore_group() {
   [ $# -gt 0 ] || return 0
   sums_modes "$@"
-  for i in $check; do
-    readname "$B/e/$i/name"
-    splitname "$n"
+  for _ri in $check; do
+    entry_of "$B/e/$_ri"
     read -r mode sha < "$B/e/$i/meta"
     if [ "$aligned" = 1 ]; then
       have=${sums%%"$NL"*}
@@ -174,12 +180,10 @@ check=
 cur=//
 for e in "$B"/e/*/; do
   [ -f "$e/name" ] && [ -f "$e/meta" ] || continue
-  i=${e%/}
-  i=${i##*/}
-  readname "$e/name"
-  splitname "$n"
+  entry_of "$e"
   if [ "$_dir" != "$cur" ]; then
-    restore_group "$@"
+    restore_group "$@"  # (it sets i, n, _dir and _base for its own files)
+    entry_of "$e"
     set --
     check=
     cur=$_dir

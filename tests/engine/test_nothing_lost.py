@@ -289,3 +289,20 @@ def test_status_tells_a_host_that_answered_from_one_that_did_not(world: World) -
     states = {h.name: h.state for h in report.hosts}
     assert states == {"h1": HostState.OK, "h2": HostState.UNREACHABLE, "h3": HostState.ERROR}
     assert report.exit_code == 1
+
+
+def test_replaced_files_in_several_folders_all_come_back(tmp_path: Path) -> None:
+    target = tmp_path / "home" / "agents"
+    for rel in ("a.md", "sub/b.md", "sub/deeper/c.md", "z.md"):
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        (target / rel).write_text(f"old {rel}\n")
+    (target / "sub" / "b.md").chmod(0o600)
+    before = manifest(target)
+    write_playbook(tmp_path, {rel: f"new {rel}\n".encode()
+                              for rel in ("a.md", "sub/b.md", "sub/deeper/c.md", "z.md",
+                                          "sub/new.md")})
+    assert cli(tmp_path, "rollout", "pb.yml").returncode == 0
+    assert manifest(target) != before
+    back = cli(tmp_path, "rollback", "pb.yml")
+    assert back.returncode == 0, back.stderr
+    assert manifest(target) == before
