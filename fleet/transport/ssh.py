@@ -207,8 +207,12 @@ class SshTransport:
             channel = transport.open_session(timeout=timeout)
             try:
                 channel.exec_command(command)
-                if stdin:
-                    channel.sendall(stdin)
+                # In chunks: paramiko's sendall slices what is left after each
+                # packet, which copies a large payload quadratically (64 MiB
+                # took a minute to send).
+                payload = stdin or b""
+                for offset in range(0, len(payload), _CHUNK):
+                    channel.sendall(payload[offset:offset + _CHUNK])
                 channel.shutdown_write()
                 out, err, code = _collect(channel, self.host, start + timeout, timeout)
             finally:
