@@ -306,3 +306,19 @@ def test_replaced_files_in_several_folders_all_come_back(tmp_path: Path) -> None
     back = cli(tmp_path, "rollback", "pb.yml")
     assert back.returncode == 0, back.stderr
     assert manifest(target) == before
+
+
+def test_the_become_password_never_reaches_a_local_step(tmp_path: Path) -> None:
+    """A check that prints its environment must not leak the controller's secret."""
+    (tmp_path / "home").mkdir()
+    write_playbook(tmp_path, {"a.md": b"a\n"}, extra=(
+        "checks:\n  - {type: command, run: 'env; test -z \"${FLEET_BECOME_PASSWORD-}\"'}\n"))
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO),
+           "FLEET_BECOME_PASSWORD": "pw-leak-7Q"}
+    done = subprocess.run([sys.executable, "-m", "fleet", "rollout", "pb.yml", "-i", "inv.yml",
+                           "--json"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    logs = "".join(p.read_text() for p in (tmp_path / ".fleet" / "runs").glob("*.jsonl"))
+    for text in (done.stdout, done.stderr, logs):
+        assert "pw-leak-7Q" not in text
