@@ -289,7 +289,7 @@ def _refuse_expansion(root: Node) -> None:
     if done[id(root)][0] > limit:
         biggest = min((n for n in entered.values() if done[id(n)][0] > limit),
                       key=lambda n: done[id(n)][0])
-        raise _Refused(problem=f"aliases expand this to more than {limit:,} values "
+        raise _Refused(problem=f"aliases expand the value here to more than {limit:,} values "
                        "(a YAML bomb?); write the values out or use fewer aliases",
                        problem_mark=biggest.start_mark)
 
