@@ -124,8 +124,9 @@ class RunIsLive(FleetError):
         self.holder = holder
         self.owner = owner
         held = f" ({owner})" if owner else ""
-        self.message = (f"the deployment is held by live run {holder}{held}; wait for it "
-                        "to finish — nothing was touched")
+        self.message = (f"the deployment is held by live run {holder}{held}; nothing was "
+                        "touched — wait for it to finish (if its controller is gone, "
+                        "`fleet recover` takes it over once its lease has run out)")
         super().__init__(f"{host}: {self.message}")
 
 
