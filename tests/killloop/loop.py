@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 Kind = Literal["SIGKILL", "SIGTERM", "cut"]
 KINDS: tuple[Kind, ...] = ("SIGKILL", "SIGTERM", "cut")
 Recovery = Literal["recover", "rollback"]
+RECOVERIES: tuple[Recovery, ...] = ("recover", "rollback")
 FAIL_RATE = 0.3
 """Share of iterations whose playbook has a failing ``command`` check."""
 CONTROLLER_BOUND = 120.0
@@ -47,10 +48,16 @@ class Case:
 
     @staticmethod
     def draw(seed: int, iteration: int) -> Case:
-        """The iteration's case; the same seed and number give the same case."""
+        """The iteration's case; the same seed and number give the same case. The kinds
+        take turns, and so do recover and rollback (each from a seeded start): every six
+        iterations have each pair of them. The moment, the failing check and the host
+        to cut are drawn for the iteration."""
+        start = random.Random(seed)
+        kind = KINDS[(start.randrange(len(KINDS)) + iteration) % len(KINDS)]
+        recovery = RECOVERIES[(start.randrange(len(RECOVERIES)) + iteration) % len(RECOVERIES)]
         rng = random.Random(f"{seed}/{iteration}")
-        return Case(iteration, rng.choice(KINDS), rng.random(), rng.random() < FAIL_RATE,
-                    rng.choice(("recover", "rollback")), rng.randrange(1 << 16))
+        return Case(iteration, kind, rng.random(), rng.random() < FAIL_RATE, recovery,
+                    rng.randrange(1 << 16))
 
 
 @dataclass
@@ -68,6 +75,8 @@ class Outcome:
     where: dict[str, str] = field(default_factory=dict)
     violations: list[tuple[str, str]] = field(default_factory=list)
     """(check class, problem text naming host and files)."""
+    left: dict[str, list[str]] = field(default_factory=dict)
+    """Host-side processes still running when the controller had ended (commands)."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds from the fault until the controller ended, waiting for the host scripts,
     the recovery command."""
@@ -138,8 +147,11 @@ def _end_controller(ctl: Controller, out: Outcome) -> None:
 
 def _end_scripts(rig: Rig, out: Outcome) -> None:
     deadline = time.monotonic() + SCRIPTS_BOUND
-    while (left := rig.scripts()) and time.monotonic() < deadline:
+    left = rig.scripts()
+    out.left = {h: [p.split(" ", 1)[-1] for p in procs] for h, procs in left.items()}
+    while left and time.monotonic() < deadline:
         time.sleep(0.1)
+        left = rig.scripts()
     if left:
         out.flag("scripts", [f"{h}: still running {SCRIPTS_BOUND:.0f} s after the fault: "
                              + ", ".join(p) for h, p in left.items()])
@@ -256,8 +268,9 @@ def describe(o: Outcome) -> str:
     case = o.case
     t = f"{o.at_s:.2f} s ({case.fraction:.0%} of T)"
     where = ", ".join(f"{h}: {p}" for h, p in o.phases.items()) or "no host started"
+    left = "".join(f"left running on {h}: {', '.join(p)}; " for h, p in o.left.items())
     return (f"{case.kind}{f' ({o.cut})' if o.cut else ''} at {t} in {o.phase} [{where}]"
-            f"{'' if o.hit else ' (missed: nothing running to hit)'}, "
+            f"{'' if o.hit else ' (missed: nothing running to hit)'}, {left}"
             f"{'failing' if case.failing else 'passing'} checks, controller exit "
             f"{o.controller_exit}, then fleet {case.recovery} exit {o.recovery_exit} -> "
             f"{','.join(sorted(set(o.where.values()))) or '?'}")

@@ -77,10 +77,10 @@ def write_playbook(folder: Path, payload: Payload, *, name: str, target: str, fa
     checks: list[dict[str, Any]] = [
         {"type": "non_empty"},
         {"type": "contains", "file": "README.md", "pattern": "kill loop release"},
-        {"type": "command", "run": "test -s big.bin", "timeout": 30},
+        {"type": "command", "run": "test -s big.bin", "timeout": 5},
     ]
     if failing:
-        checks.append({"type": "command", "run": "test -e no-such-file", "timeout": 30})
+        checks.append({"type": "command", "run": "test -e no-such-file", "timeout": 5})
     data = {"name": name, "source": str(payload.source), "target": target,
             "strategy": {"canary": 1, "batch_size": 2}, "timeouts": dict(timeouts),
             "backup": {"keep": KEEP}, "checks": checks}
