@@ -7,7 +7,7 @@ from pathlib import Path
 from fleet.inventory import Host
 from fleet.outcome import HostOutcome, HostStatus, Outcome
 from fleet.steps.probe import Current, HostState
-from fleet.survey import settle
+from fleet.survey import Unread, settle
 
 
 def host(name: str) -> Host:
@@ -38,7 +38,7 @@ def test_every_host_gets_an_outcome_in_the_same_order() -> None:
 def test_an_unexpected_error_and_an_unread_host_are_rollback_failures() -> None:
     done = {"done": HostOutcome("done", HostStatus.ROLLED_BACK, touched=True),
             "broke": HostOutcome("broke", HostStatus.FAILED, 0.2, error="bug")}
-    outcomes, outcome = settle(HOSTS, done, STATES, {"away": "cannot reach it"},
+    outcomes, outcome = settle(HOSTS, done, STATES, {"away": Unread("cannot reach it", False)},
                                empty=HostStatus.UNCHANGED)
     assert outcomes["broke"].status is HostStatus.ROLLBACK_FAILED
     assert outcomes["broke"].error == "rollback failed: bug"
