@@ -220,7 +220,8 @@ def _parsed(parse: Callable[[str], _T], text: str, option: str) -> _T:
 
 @main.command("history")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list of runs on stdout.")
-@click.option("-n", "--last", default=20, show_default=True, help="How many recent runs.")
+@click.option("-n", "--last", default=20, show_default=True, type=click.IntRange(min=1),
+              help="How many recent runs.")
 def history_cmd(as_json: bool, last: int) -> None:
     """Past runs of this folder, from the run logs in .fleet/runs/."""
     runs = list_runs(RUNS_DIR)[-last:]

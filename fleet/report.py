@@ -200,8 +200,12 @@ def history_table(runs: list[RunRecord], console: Console) -> None:
         table.add_column(column, overflow="fold")
     for run in runs:
         took = f"{run.duration:.2f}s" if run.duration is not None else "-"
-        table.add_row(run.run_id, run.command, run.playbook, run.release or "-",
-                      Text(run.outcome, style=_STYLE.get(run.outcome, "")), run.tally(), took)
+        outcome = Text(run.outcome, style=_STYLE.get(run.outcome, ""))
+        if run.skipped_lines:
+            damaged = len(run.skipped_lines)
+            outcome.append(f" ({damaged} damaged line{'s' if damaged > 1 else ''})", style="dim")
+        table.add_row(run.run_id, run.command, run.playbook, run.release or "-", outcome,
+                      run.tally(), took)
     console.print(table)
 
 
