@@ -162,8 +162,9 @@ def _self_heal(out: Outcome, where: Mapping[str, str], problems: list[str],
                release: ReleaseShape) -> None:
     """A controller that outlived the fault: exit 1 with every host as before, or exit 0
     with every host on the release. Also fine: a SIGTERM before any host was contacted
-    may kill it outright (Python's start-up); a cut of the in-run rollback's own
-    script is exit 3 (the run names the host; ``fleet recover`` finishes it)."""
+    may kill it outright (Python's start-up), and so may one after the run has ended
+    (only the exit status is lost); a cut of the in-run rollback's own script is
+    exit 3 (the run names the host; ``fleet recover`` finishes it)."""
     code = out.controller_exit
     labels = set(where.values())
     if code == 1 and labels == {"before"} and not problems:
@@ -175,6 +176,8 @@ def _self_heal(out: Outcome, where: Mapping[str, str], problems: list[str],
         return
     if code == 3 and out.case.kind == "cut" and out.phase == "rollback":
         return  # the undo itself was cut: the run says so; recover finishes it
+    if out.phase == "finished" and len(labels) == 1 and not problems:
+        return  # the run had ended (RunFinished logged): nothing left to halt
     out.flag("self-heal", [f"the controller outlived the {out.case.kind} and exited {code} "
                            f"with hosts at {dict(where)} (want exit 1 with every host "
                            f"before, or exit 0 with every host on {release.id}) — without "
