@@ -142,12 +142,7 @@ def host_snap(host: str, target: str = TARGET, name: str = NAME) -> HostSnap:
     parent_view, _ = _tar_view(host, os.path.dirname(target), exclude=os.path.basename(target))
     target_view, _ = _tar_view(host, target)
     state_view, records = _tar_view(host, state, small=frozenset({"current", "meta", "release"}))
-    entries = tuple(sorted({k.split("/", 1)[0] for k in state_view}))
-    backups = {k[len("backups/"):]: v for k, v in state_view.items()
-               if k.startswith("backups/") and k != "backups/"}
-    notes = {k[len("backups/"):]: v for k, v in records.items() if k.startswith("backups/")}
-    return HostSnap(target=target_view, parent=parent_view, current=records.get("current"),
-                    state_entries=entries, backups=backups, records=notes)
+    return _snap_of_views(parent_view, target_view, state_view, records)
 
 
 def take_snapshot(hosts: Iterable[str] = HOSTS, *, label: str = "before", target: str = TARGET,
