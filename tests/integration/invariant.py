@@ -128,11 +128,14 @@ def _tar_view(host: str, path: str, exclude: str | None = None,
     argv = ["tar", "-C", path, "--no-wildcards"]
     if exclude is not None:
         argv.append(f"--exclude=./{exclude}")
-    result_ = ctr.exec_run([*argv, "-cf", "-", "."], demux=True)
-    out, err = result_.output[0] or b"", result_.output[1] or b""
-    if result_.exit_code != 0:
-        raise RuntimeError(f"{host}: tar of {path} failed: {err.decode(errors='replace')}")
-    return manifest_of_tar(out, small)
+    for _ in range(3):
+        result_ = ctr.exec_run([*argv, "-cf", "-", "."], demux=True)
+        out, err = result_.output[0] or b"", result_.output[1] or b""
+        if result_.exit_code != 0:
+            raise RuntimeError(f"{host}: tar of {path} failed: {err.decode(errors='replace')}")
+        if out:  # a tar of a folder is never empty; docker exec, loaded, once gave nothing
+            return manifest_of_tar(out, small)
+    raise RuntimeError(f"{host}: tar of {path} gave no output three times")
 
 
 def host_snap(host: str, target: str = TARGET, name: str = NAME) -> HostSnap:
