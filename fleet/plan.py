@@ -16,7 +16,7 @@ from fleet.errors import ConfigError
 from fleet.halt import HaltPolicy, parse_percent
 
 if TYPE_CHECKING:
-    from fleet.playbook import Strategy
+    from fleet.config.playbook import Strategy
 
 OnFailure = Literal["rollback_all", "rollback_failed", "halt"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from fleet.commands import CommandResult, Script
+from fleet.remote.script import CommandResult, Script
 
 
 class Transport(Protocol):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import shlex
 
-from fleet.commands import BOOTSTRAP, CommandResult
 from fleet.errors import CommandFailed, StepFailed
+from fleet.remote.script import BOOTSTRAP, CommandResult
 from fleet.transport.base import Transport
 
 _INNER = shlex.quote("IFS= read -r _b; eval \"$_b\"")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from fleet.commands import CommandResult
 from fleet.events import BatchStarted, StepFinished, StepStarted
-from fleet.outcome import HostStatus, Outcome
+from fleet.remote.script import CommandResult
+from fleet.results import HostStatus, Outcome
 from fleet.transport.fake import result
 from fleet.transport.local import LocalTransport
 from tests.engine.world import FILES, World

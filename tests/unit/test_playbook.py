@@ -1,4 +1,4 @@
-"""fleet.playbook: the models, the defaults, and every bad input as one clear line."""
+"""fleet.config.playbook: the models, the defaults, and every bad input as one clear line."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from fleet.errors import ConfigError
-from fleet.playbook import (
+from fleet.config.playbook import (
     AccessTimeCheck,
     AccessTimeHealth,
     CommandCheck,
@@ -21,6 +20,7 @@ from fleet.playbook import (
     check_target,
     load_playbook,
 )
+from fleet.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 

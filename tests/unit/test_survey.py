@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fleet.inventory import Host
-from fleet.outcome import HostOutcome, HostStatus, Outcome
-from fleet.steps.probe import Current, HostState
-from fleet.survey import Unread, settle
+from fleet.engine.survey import Unread, settle
+from fleet.inventory.load import Host
+from fleet.remote.probe import Current, HostState
+from fleet.results import HostOutcome, HostStatus, Outcome
 
 
 def host(name: str) -> Host:
