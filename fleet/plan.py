@@ -12,8 +12,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from fleet.config.units import parse_percent
 from fleet.errors import ConfigError
-from fleet.halt import HaltPolicy, parse_percent
+from fleet.halt import HaltPolicy
 
 if TYPE_CHECKING:
     from fleet.config.playbook import Strategy

@@ -1,10 +1,34 @@
-"""Typed results of a run: per-host outcomes and the run's outcome."""
+"""Typed results: of one remote command, of each host, of the run."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a remote command did.
+
+    ``exit_code`` is None when the command never reported one (the channel
+    closed first).
+    """
+
+    command: str
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited 0."""
+        return self.exit_code == 0
+
+    def lines(self) -> list[list[str]]:
+        """Return stdout's protocol lines split into words (empty lines dropped)."""
+        return [line.split() for line in self.stdout.splitlines() if line.strip()]
 
 
 class HostStatus(StrEnum):

@@ -22,14 +22,16 @@ from fleet.cli.export import to_junit
 from fleet.cli.report import LiveReport, MonitorView, history_table, status_table, summary
 from fleet.config.playbook import Playbook, load_playbook
 from fleet.config.release import build_release
+from fleet.config.units import parse_duration
 from fleet.engine.connections import Connector, connect
 from fleet.engine.interrupts import Interrupt
 from fleet.engine.watch import Alert, SampleLog, Tracker, Watch, watch
 from fleet.errors import ConfigError
 from fleet.events import Broadcast, EventSink
-from fleet.inventory.load import load_inventory, select_hosts
+from fleet.inventory.limit import select_hosts
+from fleet.inventory.load import load_inventory
 from fleet.plan import build_plan
-from fleet.remote.health import Level, Sample, Schedule, health_script, parse_duration
+from fleet.remote.health import Level, Sample, Schedule, health_script
 from fleet.results import RunResult
 from fleet.runlog.history import list_runs, load_run, to_markdown
 from fleet.runlog.journal import Journal

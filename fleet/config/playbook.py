@@ -30,9 +30,9 @@ from pydantic import (
     model_validator,
 )
 
+from fleet.config.units import parse_duration, parse_percent
 from fleet.config.yamlfile import YamlDoc, config_error_from_validation, describe, load_yaml
 from fleet.errors import ConfigError
-from fleet.halt import parse_percent
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -43,7 +43,6 @@ _NAME_MAX = 255  # bytes in one path component (NAME_MAX)
 _PATH_MAX = 4095  # bytes in a whole relative name (PATH_MAX less the NUL)
 MAX_SECONDS = 86_400.0  # a timeout longer than a day is a typo, or .inf
 MAX_BAKE = 7 * 86_400.0
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 Seconds = Annotated[float, Strict(), Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
 Positive = Annotated[float, Strict(), Field(gt=0, le=1e9, allow_inf_nan=False)]
@@ -110,17 +109,20 @@ def check_target(value: str) -> str:
 
 
 def _parse_duration(value: object) -> float | None:
-    """Return seconds for ``30s``/``5m``/``1h30m`` or a plain number of seconds."""
+    """Return seconds for a duration of :mod:`fleet.config.units` or a plain number of seconds;
+    zero means no bake."""
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         seconds = float(value)
     else:
-        match = _DURATION.match(value) if isinstance(value, str) and value else None
-        if match is None:
-            raise ValueError(f"expected a duration like 30s, 5m, 1h30m, got {describe(value)}")
-        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
+        try:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            seconds = parse_duration(value, zero_ok=True)  # 0 / 0s: explicitly no bake
+        except ValueError:
+            raise ValueError(
+                f"expected a duration like 30s, 5m, 1h30m, got {describe(value)}") from None
     if not seconds <= MAX_BAKE:  # also .inf
         raise ValueError(f"expected at most {MAX_BAKE / 86_400:g} days, got {describe(value)}")
     return seconds

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 from fleet.transport.base import Transport
 from fleet.transport.become import BecomeTransport
 from fleet.transport.local import LocalTransport

@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from fleet.engine.interrupts import Interrupt
+from fleet.engine.parallel import wait_all
 from fleet.engine.pipeline import HostJob, run_host, undo_own_changes
 from fleet.errors import FleetError
 from fleet.errors import reason as error_reason
@@ -26,11 +27,9 @@ from fleet.events import (
     StepStarted,
 )
 from fleet.halt import Halt, HaltPolicy
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 from fleet.plan import Plan
 from fleet.results import HostOutcome, HostStatus, Outcome
-
-_POLL_S = 0.1  # how often the wait loop looks at the interrupt flag
 
 
 @dataclass(frozen=True)
@@ -41,26 +40,6 @@ class FleetRun:
     hosts: dict[str, HostOutcome]
     halt_reason: str | None
     rollback_duration: float | None
-
-
-def wait_all(futures: Iterable[Future[HostOutcome]], on_done: Callable[[HostOutcome], None],
-             on_interrupt: Callable[[], None], interrupt: Interrupt | None = None) -> None:
-    """Wait for every future, calling ``on_done`` per result. A signal (``interrupt``
-    set, or a KeyboardInterrupt where no handler is installed) calls ``on_interrupt``
-    once and the waiting goes on: hosts in flight stop at their next step boundary."""
-    pending = set(futures)
-    told = False
-    while pending:
-        try:
-            finished, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
-        except KeyboardInterrupt:
-            on_interrupt()
-            continue
-        for future in finished:
-            on_done(future.result())
-        if interrupt is not None and interrupt.is_set() and not told:
-            told = True
-            on_interrupt()
 
 
 Bake = Callable[[Sequence[Host], threading.Event], "str | None"]

@@ -18,12 +18,11 @@ from typing import TypeVar
 
 from fleet.errors import FleetError, RollbackFailed, StepFailed, TransportError, reason
 from fleet.events import EventSink, HostFinished, StepFinished, StepStarted
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 from fleet.remote import activate, commit, prepare, rollback, stage
 from fleet.remote.context import DeployContext
-from fleet.remote.script import CommandResult, Script
-from fleet.results import HostOutcome, HostStatus
-from fleet.transport.base import Transport, send
+from fleet.results import CommandResult, HostOutcome, HostStatus
+from fleet.transport.base import Script, Transport, send
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

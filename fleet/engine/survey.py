@@ -7,13 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fleet.engine.connections import Connections
+from fleet.engine.parallel import parallel
 from fleet.events import Discard, EventSink, RunFinished, StepFinished, StepStarted
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 from fleet.remote import probe
 from fleet.remote.liveness import is_live, this_controller
 from fleet.results import HostOutcome, HostStatus, Outcome, RunResult, in_order
 from fleet.transport.base import send
-from fleet.verbs.rollout import parallel
 
 
 @dataclass(frozen=True)

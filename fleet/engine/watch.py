@@ -19,10 +19,10 @@ from typing import IO
 from fleet.config.playbook import HealthCheck
 from fleet.engine.connections import Connections, Connector
 from fleet.errors import FleetError
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 from fleet.remote.health import Level, Sample, Schedule, sample_host
-from fleet.remote.script import Script
 from fleet.runlog.journal import open_private
+from fleet.transport.base import Script
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from typing import TYPE_CHECKING
 
 from fleet.errors import ConfigError
-
-if TYPE_CHECKING:  # fleet.inventory re-exports select_hosts, so no runtime import back
-    from fleet.inventory.load import Host, Inventory
+from fleet.inventory.model import Host, Inventory
 
 _GLOB = re.compile(r"[*?\[]")
 

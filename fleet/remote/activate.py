@@ -19,7 +19,9 @@ from fleet.remote.checks import CheckOutcome, host_limit, judge, snippet
 from fleet.remote.commit import utc_now
 from fleet.remote.context import DeployContext
 from fleet.remote.messages import failure_text
-from fleet.remote.script import CommandResult, Script, assign, render
+from fleet.remote.script import assign, render
+from fleet.results import CommandResult
+from fleet.transport.base import Script
 
 
 @dataclass(frozen=True)

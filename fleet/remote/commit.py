@@ -7,7 +7,9 @@ import time
 from fleet.errors import StepFailed
 from fleet.remote.context import DeployContext
 from fleet.remote.messages import failure_text
-from fleet.remote.script import CommandResult, Script, render
+from fleet.remote.script import render
+from fleet.results import CommandResult
+from fleet.transport.base import Script
 
 
 def script(ctx: DeployContext) -> Script:

@@ -15,10 +15,11 @@ from enum import StrEnum
 
 from fleet.config.playbook import AccessTimeHealth, HealthCheck, MemoryHealth
 from fleet.config.release import Release
+from fleet.config.units import parse_duration
 from fleet.errors import FleetError, reason
 from fleet.remote.checks import judge, label, snippet
-from fleet.remote.script import Script, assign, indexed, render
-from fleet.transport.base import Transport, send
+from fleet.remote.script import assign, indexed, render
+from fleet.transport.base import Script, Transport, send
 
 
 class Level(StrEnum):
@@ -110,26 +111,6 @@ def sample_host(host: str, transport: Transport, script: Script,
     if ["HEALTH_DONE"] not in result.lines():
         return Sample(host, now, (), error=f"no complete answer (exit {result.exit_code})")
     return Sample(host, now, tuple(grade(c, answers.get(k, [])) for k, c in enumerate(checks)))
-
-
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
-                       r"(?:(\d+(?:\.\d+)?)s?)?\s*$")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``"90"``, ``"30s"``, ``"5m"``, ``"1h30m"``, ``"24h"``.
-
-    Raises:
-        ValueError: not a duration, or zero.
-    """
-    match = _DURATION.match(text)
-    if not match or not any(match.groups()):
-        raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 5m, 1h30m")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    total = hours * 3600 + minutes * 60 + seconds
-    if total <= 0:
-        raise ValueError(f"{text!r} must be more than zero")
-    return total
 
 
 @dataclass(frozen=True)

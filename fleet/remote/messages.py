@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from fleet.remote.script import CommandResult
+from fleet.results import CommandResult
 
 Namer = Callable[[int], str]
 

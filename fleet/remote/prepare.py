@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from fleet.errors import StepFailed, TransportError
 from fleet.remote.context import DeployContext
 from fleet.remote.messages import failure_text
-from fleet.remote.script import CommandResult, Script, render
+from fleet.remote.script import render
+from fleet.results import CommandResult
+from fleet.transport.base import Script
 
 
 @dataclass(frozen=True)

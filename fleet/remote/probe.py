@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from fleet.config.release import Release
 from fleet.errors import StepFailed
 from fleet.remote.liveness import LockView, Owner
-from fleet.remote.script import CommandResult, Script, assign, indexed, render
+from fleet.remote.script import assign, indexed, render
+from fleet.results import CommandResult
+from fleet.transport.base import Script
 
 
 @dataclass(frozen=True)

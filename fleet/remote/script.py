@@ -1,75 +1,27 @@
-"""Remote commands and their results; all shell quoting happens here.
+"""Rendering remote step scripts; all shell quoting happens here.
 
 A remote step is one POSIX ``sh`` script: a prelude of helper functions, the
 step's variables assigned from Python values with ``shlex.quote``, then the
-step's body.  Scripts live in ``fleet/remote/sh/*.sh`` so they can be read and linted
-as shell; nothing user-supplied is ever pasted into their text unquoted.
+step's body.  Scripts live in ``fleet/remote/sh/*.sh`` so they can be read and
+linted as shell; nothing user-supplied is ever pasted into their text unquoted.
 
-The script never travels on the command line. Every step sends the same
-fixed :data:`BOOTSTRAP` command, which reads the same in every login shell
-(sh, bash, zsh, ksh, fish, csh/tcsh: no backslash, no newline, no ``!``
-inside its quotes); the script follows on stdin, ahead of the step's own
-input (see :meth:`Script.wire`). So no login shell parses it, ``ps`` on the
-host does not show it, and its size is not bound by the argument limit.
+The script never travels on the command line (see :mod:`fleet.transport.base`):
+every step sends the same fixed ``BOOTSTRAP`` command, which reads the same in
+every login shell, and the script follows on stdin, ahead of the step's own
+input (``Script.wire``). So no login shell parses it, ``ps`` on the host does
+not show it, and its size is not bound by the argument limit.
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
+from fleet.transport.base import Script
+
 _VAR_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-
-BOOTSTRAP = "exec /bin/sh -c 'IFS= read -r _b; eval \"$_b\"'"
-"""The one command every step sends: ``/bin/sh`` reads its first stdin line and runs it."""
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """What a remote command did.
-
-    ``exit_code`` is None when the command never reported one (the channel
-    closed first).
-    """
-
-    command: str
-    exit_code: int | None
-    stdout: str
-    stderr: str
-    duration: float
-
-    @property
-    def ok(self) -> bool:
-        """True when the command exited 0."""
-        return self.exit_code == 0
-
-    def lines(self) -> list[list[str]]:
-        """Return stdout's protocol lines split into words (empty lines dropped)."""
-        return [line.split() for line in self.stdout.splitlines() if line.strip()]
-
-
-@dataclass(frozen=True)
-class Script:
-    """A rendered remote step: the shell text plus the bytes to feed its stdin."""
-
-    name: str
-    text: str
-    stdin: bytes | None = field(default=None, repr=False)
-
-    def command(self) -> str:
-        """Return the command line that runs this script: always :data:`BOOTSTRAP`."""
-        return BOOTSTRAP
-
-    def wire(self) -> bytes:
-        """Return the bytes the command reads on stdin: one line that reads the
-        script (exactly its length in bytes, so nothing of what follows is
-        consumed), the script, then the step's own input."""
-        body = self.text.encode("utf-8", "surrogateescape")
-        head = f'_bn={len(body)}; _bs=$(dd bs=1 count=$_bn 2>/dev/null); eval "$_bs"\n'
-        return head.encode("ascii") + body + (self.stdin or b"")
 
 
 @cache

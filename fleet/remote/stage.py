@@ -17,7 +17,9 @@ from fleet.config.release import Release
 from fleet.errors import StepFailed
 from fleet.remote.context import DeployContext
 from fleet.remote.messages import failure_text
-from fleet.remote.script import CommandResult, Script, render
+from fleet.remote.script import render
+from fleet.results import CommandResult
+from fleet.transport.base import Script
 
 
 def pack(release: Release, mtime: float | None = None) -> bytes:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fleet.errors import CommandFailed
-from fleet.remote.script import CommandResult
+from fleet.results import CommandResult
 from fleet.transport.base import Transport
 
 Handler = Callable[[str, "bytes | None"], "CommandResult | None"]

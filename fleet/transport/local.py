@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 
 from fleet.errors import CommandFailed, CommandTimeout, TransportError
-from fleet.remote.script import CommandResult
+from fleet.results import CommandResult
 
 _SECRETS = frozenset({"FLEET_BECOME_PASSWORD"})
 

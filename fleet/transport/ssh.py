@@ -20,7 +20,7 @@ import paramiko
 from fabric import Config, Connection
 
 from fleet.errors import CommandFailed, CommandTimeout, ConnectError, HostKeyError, TransportError
-from fleet.remote.script import CommandResult
+from fleet.results import CommandResult
 from fleet.transport.knownhosts import KnownHosts, load_known_hosts, record_key, revoked_error
 from fleet.transport.sshconfig import (
     DEFAULT_PORT,

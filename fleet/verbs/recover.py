@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 
 from fleet.engine.connections import Connections, Connector
+from fleet.engine.parallel import parallel
 from fleet.engine.survey import (
     live_runs,
     probe_all,
@@ -30,11 +31,10 @@ from fleet.events import (
     StepFinished,
     StepStarted,
 )
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 from fleet.remote import rollback
 from fleet.results import HostOutcome, HostStatus, RunResult, in_order
 from fleet.transport.base import send
-from fleet.verbs.rollout import parallel
 
 
 def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Connector,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from fleet.engine.connections import Connections, Connector
+from fleet.engine.parallel import parallel
 from fleet.engine.survey import live_runs, probe_all, refuse_live, settle, takeover_token
 from fleet.errors import FleetError, RollbackFailed, RunIsLive, reason
 from fleet.events import (
@@ -25,11 +26,10 @@ from fleet.events import (
     StepFinished,
     StepStarted,
 )
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 from fleet.remote import probe, rollback
 from fleet.results import HostOutcome, HostStatus, RunResult, in_order
 from fleet.transport.base import send
-from fleet.verbs.rollout import parallel
 
 _MAX_STEPS = 100  # --to never walks further back than this many releases
 

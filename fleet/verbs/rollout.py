@@ -9,8 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -19,26 +18,24 @@ from fleet.config.playbook import Playbook
 from fleet.config.release import Release
 from fleet.engine.connections import Connections, Connector
 from fleet.engine.interrupts import Interrupt
-from fleet.engine.orchestrator import run_fleet, wait_all
+from fleet.engine.orchestrator import run_fleet
+from fleet.engine.parallel import parallel
 from fleet.engine.pipeline import HostJob
 from fleet.engine.watch import SampleLog, Tracker, Watch, watch
-from fleet.errors import FleetError, reason
 from fleet.events import (
     EventSink,
-    HostFinished,
     RunFinished,
     RunStarted,
     StepFinished,
     StepStarted,
 )
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 from fleet.plan import Plan
 from fleet.remote import probe, stage
 from fleet.remote.context import DeployContext
 from fleet.remote.health import Level, Schedule, health_script
-from fleet.remote.script import CommandResult, Script
-from fleet.results import HostOutcome, HostStatus, Outcome, RunResult, in_order
-from fleet.transport.base import send
+from fleet.results import CommandResult, HostOutcome, HostStatus, Outcome, RunResult, in_order
+from fleet.transport.base import Script, send
 
 
 def new_run_id() -> str:
@@ -166,24 +163,3 @@ def _run(connector: Connector, host: Host, script: Script, timeout: float) -> Co
         return send(transport, script, timeout=timeout)
     finally:
         transport.close()
-
-
-def parallel(hosts: Sequence[Host], one: Callable[[Host, float], HostOutcome], forks: int,
-             sink: EventSink) -> dict[str, HostOutcome]:
-    """Run ``one(host, start)`` on every host, ``forks`` at once; errors become ``failed``."""
-    results: dict[str, HostOutcome] = {}
-
-    def guarded(host: Host) -> HostOutcome:
-        start = time.monotonic()
-        try:
-            outcome = one(host, start)
-        except FleetError as exc:
-            outcome = HostOutcome(host.name, HostStatus.FAILED, time.monotonic() - start,
-                                  error=reason(exc))
-        sink.emit(HostFinished(host.name, outcome.status.value, outcome.duration, outcome.error))
-        return outcome
-
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
-        futures = [pool.submit(guarded, h) for h in hosts]
-        wait_all(futures, lambda o: results.__setitem__(o.name, o), lambda: None)
-    return results

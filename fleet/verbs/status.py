@@ -11,7 +11,7 @@ from enum import StrEnum
 from fleet.engine.connections import Connections, Connector
 from fleet.engine.survey import live_runs, probe_all
 from fleet.events import Discard
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 
 
 class HostState(StrEnum):

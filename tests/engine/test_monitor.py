@@ -10,8 +10,7 @@ from pathlib import Path
 
 from fleet.errors import TransportError
 from fleet.events import StepFinished
-from fleet.remote.script import CommandResult
-from fleet.results import HostStatus, Outcome
+from fleet.results import CommandResult, HostStatus, Outcome
 from tests.engine.world import World, manifest
 
 

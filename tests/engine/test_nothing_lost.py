@@ -25,8 +25,8 @@ from fleet.config.playbook import load_playbook
 from fleet.config.release import build_release
 from fleet.events import Recorder
 from fleet.remote import prepare
-from fleet.remote.script import Script
 from fleet.results import HostStatus, Outcome
+from fleet.transport.base import Script
 from fleet.transport.fake import result
 from fleet.transport.local import LocalTransport
 from fleet.verbs.recover import recover_fleet

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from fleet.events import BatchStarted, StepFinished, StepStarted
-from fleet.remote.script import CommandResult
-from fleet.results import HostStatus, Outcome
+from fleet.results import CommandResult, HostStatus, Outcome
 from fleet.transport.fake import result
 from fleet.transport.local import LocalTransport
 from tests.engine.world import FILES, World

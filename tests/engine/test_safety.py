@@ -16,9 +16,8 @@ from hypothesis import strategies as st
 
 from fleet.errors import TransportError
 from fleet.events import Recorder
-from fleet.inventory.load import Host
-from fleet.remote.script import CommandResult
-from fleet.results import HostStatus
+from fleet.inventory.model import Host
+from fleet.results import CommandResult, HostStatus
 from fleet.transport.fake import result
 from fleet.transport.local import LocalTransport
 from fleet.verbs.rollback import rollback_fleet

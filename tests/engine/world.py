@@ -14,7 +14,7 @@ from fleet.config.playbook import load_playbook
 from fleet.config.release import build_release
 from fleet.errors import ConnectError
 from fleet.events import Recorder
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 from fleet.plan import build_plan
 from fleet.results import RunResult
 from fleet.transport.base import Transport

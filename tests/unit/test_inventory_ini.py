@@ -18,7 +18,8 @@ from fleet.inventory.ini import (
     parse_ini,
 )
 from fleet.inventory.ini import parse_value as value_of
-from fleet.inventory.load import Inventory, load_inventory
+from fleet.inventory.load import load_inventory
+from fleet.inventory.model import Inventory
 
 
 def write(folder: Path, text: str, name: str = "hosts.ini") -> Path:

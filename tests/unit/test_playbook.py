@@ -137,6 +137,8 @@ def test_full_playbook(tree: Path) -> None:
 @pytest.mark.parametrize(("bake", "seconds"), [
     ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("1h30m", 5400.0), ("2m30s", 150.0),
     ("0s", 0.0), (90, 90.0), (1.5, 1.5),
+    # one grammar with the command line (fleet.config.units): these were refused before
+    ("1.5h", 5400.0), ("90", 90.0), ("0", 0.0), (0, 0.0),
 ])
 def test_bake_durations(bake: object, seconds: float) -> None:
     assert Strategy.model_validate({"bake": bake}).bake == seconds

@@ -8,7 +8,7 @@ import paramiko
 import pytest
 
 from fleet.errors import ConnectError
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 from fleet.transport import ssh
 from fleet.transport.knownhosts import load_known_hosts
 from fleet.transport.sshconfig import (

@@ -15,7 +15,8 @@ from fleet.errors import RollbackFailed, RunIsLive, StepFailed
 from fleet.remote import activate, commit, prepare, probe, rollback, stage
 from fleet.remote.checks import host_limit, judge
 from fleet.remote.context import DeployContext
-from fleet.remote.script import CommandResult, assign
+from fleet.remote.script import assign
+from fleet.results import CommandResult
 
 
 def make_ctx(tmp_path: Path, names: tuple[str, ...] = ("a.md", "sub/b c.md")) -> DeployContext:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fleet.engine.survey import Unread, settle
-from fleet.inventory.load import Host
+from fleet.inventory.model import Host
 from fleet.remote.probe import Current, HostState
 from fleet.results import HostOutcome, HostStatus, Outcome
 
