@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -98,25 +98,6 @@ class HostOutcome:
 
 
 @dataclass(frozen=True)
-class BatchOutcome:
-    """Hosts of one batch mapped to their outcomes, with success and failure views."""
-
-    outcomes: Mapping[str, HostOutcome] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> tuple[HostOutcome, ...]:
-        """Outcomes of hosts that failed (rolled back or not)."""
-        bad = {HostStatus.FAILED, HostStatus.ROLLED_BACK, HostStatus.ROLLBACK_FAILED}
-        return tuple(o for o in self.outcomes.values() if o.status in bad)
-
-    @property
-    def succeeded(self) -> tuple[HostOutcome, ...]:
-        """Outcomes of hosts now on the release."""
-        good = {HostStatus.DEPLOYED, HostStatus.UNCHANGED}
-        return tuple(o for o in self.outcomes.values() if o.status in good)
-
-
-@dataclass(frozen=True)
 class RunResult:
     """The whole run: what the ``--json`` result and the summary table show."""
 
@@ -128,17 +109,30 @@ class RunResult:
     hosts: tuple[HostOutcome, ...]
     duration: float
     halt_reason: str | None = None
-    extra: Mapping[str, object] = field(default_factory=dict)
+    rollback_duration: float | None = None
+    """Seconds the fleet-wide rollback took (rollout after a halt, rollback)."""
+    goal: str | None = None
+    """What ``fleet rollback`` aimed at: ``to RELEASE`` or ``off RELEASE``."""
+    recovered_runs: tuple[str, ...] | None = None
+    """The abandoned runs ``fleet recover`` undid."""
 
     def to_json(self) -> dict[str, object]:
-        """The ``--json`` object of DESIGN.md (plus a few extra keys)."""
-        return {
+        """The ``--json`` object of DESIGN.md (plus ``rollback_duration_s``, ``goal`` and
+        ``recovered_runs`` when the command set them)."""
+        data: dict[str, object] = {
             "run_id": self.run_id, "command": self.command, "playbook": self.playbook,
             "release": self.release, "outcome": self.outcome.value,
             "exit_code": self.outcome.exit_code, "duration_s": round(self.duration, 3),
             "halt_reason": self.halt_reason,
-            "hosts": [h.to_json() for h in self.hosts], **self.extra,
+            "hosts": [h.to_json() for h in self.hosts],
         }
+        if self.rollback_duration is not None:
+            data["rollback_duration_s"] = round(self.rollback_duration, 3)
+        if self.goal is not None:
+            data["goal"] = self.goal
+        if self.recovered_runs is not None:
+            data["recovered_runs"] = list(self.recovered_runs)
+        return data
 
 
 def in_order(outcomes: Mapping[str, HostOutcome], names: Iterable[str]) -> tuple[HostOutcome, ...]:

@@ -161,9 +161,8 @@ def summary(result: RunResult, console: Console, journal: str | None) -> None:
     console.print(Text(line, style=style))
     if result.halt_reason:
         console.print(Text(f"halt reason: {result.halt_reason}", style="red"))
-    rollback_s = result.extra.get("rollback_duration_s")
-    if isinstance(rollback_s, float | int):
-        console.print(f"fleet-wide rollback took {rollback_s:.2f}s")
+    if result.rollback_duration is not None:
+        console.print(f"fleet-wide rollback took {round(result.rollback_duration, 3):.2f}s")
     if result.outcome.value == "rollback_incomplete":
         need = [h.name for h in result.hosts if h.status.value == "rollback_failed"]
         console.print(Text(f"needs a person: {', '.join(need)} — fix the host, then run "

@@ -85,4 +85,4 @@ def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conn
     sink.emit(RunFinished(run_id, outcome.value, duration))
     return RunResult(run_id, "recover", name, None, outcome,
                      in_order(outcomes, (h.name for h in hosts)), duration,
-                     extra={"recovered_runs": sorted(unfinished)})
+                     recovered_runs=tuple(sorted(unfinished)))

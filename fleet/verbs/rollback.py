@@ -66,11 +66,10 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
     sink.emit(RunFinished(run_id, outcome.value, duration, rollback_duration))
     return RunResult(run_id, "rollback", name, newest, outcome,
                      in_order(outcomes, (h.name for h in hosts)), duration,
-                     extra={"rollback_duration_s": round(rollback_duration, 3),
-                            "goal": goal_note})
+                     rollback_duration=rollback_duration, goal=goal_note)
 
 
-def _newest(states: Iterable[probe.HostState]) -> str | None:
+def _newest(states: Iterable[probe.DeploymentState]) -> str | None:
     """The release of the newest run found on the hosts, finished or not (None: none).
 
     Run ids start with their UTC start time, so they order runs.
@@ -80,7 +79,7 @@ def _newest(states: Iterable[probe.HostState]) -> str | None:
     return max(runs)[1] if runs else None
 
 
-def _unfinished(state: probe.HostState, newest: str | None, to: str | None) -> list[str]:
+def _unfinished(state: probe.DeploymentState, newest: str | None, to: str | None) -> list[str]:
     """Runs left unfinished on the host that this rollback undoes first, newest first:
     those of the release being rolled back (every one with ``to``), and a lock
     with no backup behind it."""
@@ -91,7 +90,7 @@ def _unfinished(state: probe.HostState, newest: str | None, to: str | None) -> l
     return sorted(runs, reverse=True)
 
 
-def _needs_undo(state: probe.HostState, newest: str | None, to: str | None) -> bool:
+def _needs_undo(state: probe.DeploymentState, newest: str | None, to: str | None) -> bool:
     if _unfinished(state, newest, to):
         return True
     if state.current is None:
@@ -99,7 +98,7 @@ def _needs_undo(state: probe.HostState, newest: str | None, to: str | None) -> b
     return state.current.release != to if to else state.current.release == newest
 
 
-def _undo_host(host: Host, state: probe.HostState, connections: Connections, run_id: str,
+def _undo_host(host: Host, state: probe.DeploymentState, connections: Connections, run_id: str,
                name: str, target: str, *, newest: str | None, to: str | None, force: bool,
                timeout: float, sink: EventSink, started: float) -> HostOutcome:
     """Undo the newest release on the host: an unfinished run of it if there is one,

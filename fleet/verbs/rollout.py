@@ -87,12 +87,9 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
         connections.close_all()
     duration = time.monotonic() - start
     sink.emit(RunFinished(run_id, run.outcome.value, duration, run.rollback_duration))
-    extra: dict[str, object] = {}
-    if run.rollback_duration is not None:
-        extra["rollback_duration_s"] = round(run.rollback_duration, 3)
     return RunResult(run_id, "rollout", pb.name, target.release.id, run.outcome,
                      in_order(run.hosts, (h.name for h in target.hosts)), duration,
-                     run.halt_reason, extra)
+                     run.halt_reason, rollback_duration=run.rollback_duration)
 
 
 def bake_canaries(target: Target, connector: Connector, sink: EventSink,
