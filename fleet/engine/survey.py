@@ -27,9 +27,9 @@ class Unread:
 
 def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connections,
               timeout: float, forks: int, sink: EventSink
-              ) -> tuple[dict[str, probe.HostState], dict[str, Unread]]:
+              ) -> tuple[dict[str, probe.DeploymentState], dict[str, Unread]]:
     """Probe every host; return the states read and, per host not read, why."""
-    states: dict[str, probe.HostState] = {}
+    states: dict[str, probe.DeploymentState] = {}
     unread: dict[str, Unread] = {}
     connected: set[str] = set()
     script = probe.script(name, target)
@@ -52,7 +52,7 @@ def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connec
     return states, unread
 
 
-def runs_to_undo(state: probe.HostState, unfinished: set[str]) -> list[str]:
+def runs_to_undo(state: probe.DeploymentState, unfinished: set[str]) -> list[str]:
     """The unfinished runs that touched this host, newest first.
 
     A committed backup counts only while its run is still the host's current
@@ -67,7 +67,7 @@ def runs_to_undo(state: probe.HostState, unfinished: set[str]) -> list[str]:
 
 
 def settle(hosts: Sequence[Host], done: dict[str, HostOutcome],
-           states: dict[str, probe.HostState], unread: Mapping[str, Unread], *,
+           states: dict[str, probe.DeploymentState], unread: Mapping[str, Unread], *,
            empty: HostStatus) -> tuple[dict[str, HostOutcome], Outcome]:
     """Every selected host's outcome after an undo (``fleet rollback`` or
     ``fleet recover``), and the run's outcome.
@@ -101,7 +101,8 @@ def settle(hosts: Sequence[Host], done: dict[str, HostOutcome],
     return outcomes, Outcome.SUCCESS
 
 
-def live_runs(states: Mapping[str, probe.HostState], now: float | None = None) -> dict[str, str]:
+def live_runs(states: Mapping[str, probe.DeploymentState], now: float | None = None
+              ) -> dict[str, str]:
     """The hosts whose deployment lock is held by a live run (see
     :mod:`fleet.remote.liveness`), each with who holds it: run id and controller."""
     here = this_controller()
@@ -115,7 +116,7 @@ def live_runs(states: Mapping[str, probe.HostState], now: float | None = None) -
     return held
 
 
-def takeover_token(state: probe.HostState, run_id: str) -> str | None:
+def takeover_token(state: probe.DeploymentState, run_id: str) -> str | None:
     """What a rollback of ``run_id`` must still find in the host's lock to take
     it over from that (abandoned) run: the lease the probe saw; None when the
     lock is not that run's."""

@@ -42,7 +42,7 @@ class FileState:
 
 
 @dataclass(frozen=True)
-class HostState:
+class DeploymentState:
     """Everything the probe saw.
 
     ``drift`` lists files of the current release changed (``changed: name``)
@@ -86,7 +86,7 @@ def script(name: str, target: str, release: Release | None = None) -> Script:
     return render("probe", {"NAME": name, "TARGET": target, "RUN": "probe", "RELEASE": "-"}, extra)
 
 
-def parse(result: CommandResult, host: str) -> HostState:
+def parse(result: CommandResult, host: str) -> DeploymentState:
     """Read the probe's answer.
 
     Raises:
@@ -126,5 +126,5 @@ def parse(result: CommandResult, host: str) -> HostState:
                   if line.startswith(("changed: ", "missing: ")))
     ordered = tuple(files[i] for i in sorted(files))  # the script reports them out of order
     view = LockView(lock, lease, owner) if lock is not None else None
-    return HostState(current, lock, tuple(backups), ordered, drift, tuple(dict.fromkeys(staging)),
-                     tuple(incomplete), view)
+    return DeploymentState(current, lock, tuple(backups), ordered, drift,
+                           tuple(dict.fromkeys(staging)), tuple(incomplete), view)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fleet.engine.survey import Unread, settle
 from fleet.inventory.model import Host
-from fleet.remote.probe import Current, HostState
+from fleet.remote.probe import Current, DeploymentState
 from fleet.results import HostOutcome, HostStatus, Outcome
 
 
@@ -15,9 +15,9 @@ def host(name: str) -> Host:
                 connection="ssh", known_hosts_file=Path("kh"), groups=(), vars={})
 
 
-def state(release: str | None) -> HostState:
+def state(release: str | None) -> DeploymentState:
     current = Current(release, "run-1", "2026-11-28T00:00:00Z") if release else None
-    return HostState(current, None, (), ())
+    return DeploymentState(current, None, (), ())
 
 
 HOSTS = [host(n) for n in ("done", "broke", "away", "on", "empty")]
