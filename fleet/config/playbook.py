@@ -42,6 +42,8 @@ _STATE = (".local", "state", "fleet")  # fleet's own folder on every host: ~/.lo
 _NAME_MAX = 255  # bytes in one path component (NAME_MAX)
 _PATH_MAX = 4095  # bytes in a whole relative name (PATH_MAX less the NUL)
 MAX_SECONDS = 86_400.0  # a timeout longer than a day is a typo, or .inf
+OnFailure = Literal["rollback_all", "rollback_failed", "halt"]
+"""What a halt does to the touched hosts (``strategy.on_failure``)."""
 MAX_BAKE = 7 * 86_400.0
 
 Seconds = Annotated[float, Strict(), Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
@@ -152,7 +154,7 @@ class Strategy(BaseModel, frozen=True, extra="forbid"):
         default=20, description="Most hosts in flight at once.")
     max_failures: int | str = Field(
         default=0, description='Failed hosts tolerated before halting: int or "10%".')
-    on_failure: Literal["rollback_all", "rollback_failed", "halt"] = Field(
+    on_failure: OnFailure = Field(
         default="rollback_all", description="What a halt does to the touched hosts.")
     bake: float | None = Field(
         default=None, description="Seconds (from 30s/5m/1h30m) of canary health before batches.")

@@ -10,21 +10,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from fleet.config.playbook import OnFailure
 from fleet.engine.interrupts import Interrupt
 from fleet.engine.parallel import wait_all
-from fleet.engine.pipeline import HostJob, run_host, undo_own_changes
-from fleet.errors import FleetError
-from fleet.errors import reason as error_reason
+from fleet.engine.pipeline import HostJob, roll_back_after_halt, run_host
 from fleet.events import (
     BatchStarted,
     EventSink,
     Halted,
     HostFinished,
     RollbackStarted,
-    StepFinished,
-    StepStarted,
 )
 from fleet.halt import Halt, HaltPolicy
 from fleet.inventory.model import Host
@@ -47,7 +44,7 @@ Bake = Callable[[Sequence[Host], threading.Event], "str | None"]
 
 
 def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolicy, *,
-              on_failure: str, canary_only: bool, bake: Bake | None = None,
+              on_failure: OnFailure, canary_only: bool, bake: Bake | None = None,
               interrupt: Interrupt | None = None) -> FleetRun:
     """Run the plan; on a halt roll back what ``on_failure`` says, in parallel.
 
@@ -128,32 +125,13 @@ def _skip(names: Iterable[str], outcomes: dict[str, HostOutcome], sink: EventSin
 
 def roll_back_hosts(undo: Sequence[HostOutcome], by_name: dict[str, Host], job: HostJob, *,
                     reason: str) -> dict[str, HostOutcome]:
-    """Roll back this run's changes on ``undo`` hosts in parallel (over their open connections)."""
+    """Roll back this run's changes on ``undo`` hosts in parallel (over their open connections);
+    each host's rollback is :func:`fleet.engine.pipeline.roll_back_after_halt`."""
     job.sink.emit(RollbackStarted(tuple(o.name for o in undo)))
     results: dict[str, HostOutcome] = {}
-
-    def one(outcome: HostOutcome) -> HostOutcome:
-        host = by_name[outcome.name]
-        start = time.monotonic()
-        job.sink.emit(StepStarted(host.name, "rollback"))
-        try:
-            back = undo_own_changes(host, job)
-        except FleetError as exc:
-            took = time.monotonic() - start
-            why = error_reason(exc)
-            job.sink.emit(StepFinished(host.name, "rollback", False, took, error=why))
-            job.sink.emit(HostFinished(host.name, HostStatus.ROLLBACK_FAILED.value, took, why))
-            return replace(outcome, status=HostStatus.ROLLBACK_FAILED,
-                           error=f"rollback failed: {why}")
-        took = time.monotonic() - start
-        job.sink.emit(StepFinished(host.name, "rollback", True, took))
-        job.sink.emit(HostFinished(host.name, HostStatus.ROLLED_BACK.value, took,
-                                   outcome.error or f"rolled back: {reason}"))
-        return replace(outcome, status=HostStatus.ROLLED_BACK, release=back.release,
-                       error=outcome.error or "rolled back: the run halted")
-
     with ThreadPoolExecutor(max_workers=max(1, len(undo))) as pool:
-        futures = [pool.submit(one, o) for o in undo]
+        futures = [pool.submit(roll_back_after_halt, by_name[o.name], o, job, reason=reason)
+                   for o in undo]
         wait_all(futures, lambda o: results.__setitem__(o.name, o), lambda: None)
     return results
 

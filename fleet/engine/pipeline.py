@@ -5,6 +5,10 @@ back on the spot (unless ``on_failure: halt``), so a failed host is always
 either as before or, with ``halt``, left for a person with its backup intact.
 Between round trips the host checks ``stop``: when the run halts, hosts in
 flight stop at the next step boundary.
+
+:func:`undo_own_changes` is the only in-run rollback: used right after a host's
+own failure and, through :func:`roll_back_after_halt`, on every touched host
+when the fleet halts (the orchestrator only fans it out).
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from fleet.errors import FleetError, RollbackFailed, StepFailed, TransportError, reason
+from fleet.errors import reason as reason_of
 from fleet.events import EventSink, HostFinished, StepFinished, StepStarted
 from fleet.inventory.model import Host
 from fleet.remote import activate, commit, prepare, rollback, stage
@@ -178,6 +183,30 @@ def undo_own_changes(host: Host, job: HostJob) -> rollback.RolledBack:
     except TransportError:  # the cached connection broke: one fresh try
         result = send(job.reconnect(host), script, timeout=job.timeout)
     return rollback.parse(result, host.name)
+
+
+def roll_back_after_halt(host: Host, outcome: HostOutcome, job: HostJob, *,
+                         reason: str) -> HostOutcome:
+    """Roll back a host the halted run touched (with :func:`undo_own_changes`) and return
+    its new outcome: ``rolled_back``, or ``rollback_failed`` with why. Never raises a
+    :class:`FleetError`."""
+    start = time.monotonic()
+    job.sink.emit(StepStarted(host.name, "rollback"))
+    try:
+        back = undo_own_changes(host, job)
+    except FleetError as exc:
+        took = time.monotonic() - start
+        why = reason_of(exc)
+        job.sink.emit(StepFinished(host.name, "rollback", False, took, error=why))
+        job.sink.emit(HostFinished(host.name, HostStatus.ROLLBACK_FAILED.value, took, why))
+        return replace(outcome, status=HostStatus.ROLLBACK_FAILED,
+                       error=f"rollback failed: {why}")
+    took = time.monotonic() - start
+    job.sink.emit(StepFinished(host.name, "rollback", True, took))
+    job.sink.emit(HostFinished(host.name, HostStatus.ROLLED_BACK.value, took,
+                               outcome.error or f"rolled back: {reason}"))
+    return replace(outcome, status=HostStatus.ROLLED_BACK, release=back.release,
+                   error=outcome.error or "rolled back: the run halted")
 
 
 def _finish(job: HostJob, host: Host, start: float, status: HostStatus, *,
