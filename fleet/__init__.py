@@ -11,7 +11,7 @@ from fleet.errors import (
     StepFailed,
     TransportError,
 )
-from fleet.outcome import HostOutcome, HostStatus, Outcome, RunResult
+from fleet.results import HostOutcome, HostStatus, Outcome, RunResult
 
 __all__ = [
     "CommandFailed",

@@ -1,5 +1,5 @@
 """``python -m fleet`` (named ``fleet`` in help and shell completion)."""
 
-from fleet.cli import main
+from fleet.cli.main import main
 
 main(prog_name="fleet")

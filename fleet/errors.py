@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fleet.commands import CommandResult
+    from fleet.results import CommandResult
 
 
 class FleetError(Exception):

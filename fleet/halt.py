@@ -12,21 +12,9 @@ The caller decides what a halt means (stop scheduling, roll back).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_PERCENT = re.compile(r"^(\d{1,3})%$")
-
-
-def parse_percent(value: str) -> int:
-    """Return P for a percentage written ``"P%"`` (an integer 0..100).
-
-    Raises ``ValueError`` for anything else (``"10"``, ``"10.5%"``, ``"101%"``).
-    """
-    match = _PERCENT.match(value)
-    if match is None or int(match.group(1)) > 100:
-        raise ValueError(f"expected a percentage like '25%' (0..100), got {value!r}")
-    return int(match.group(1))
+from fleet.config.units import parse_percent
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from fleet.config.units import parse_percent
 from fleet.errors import ConfigError
-from fleet.halt import HaltPolicy, parse_percent
+from fleet.halt import HaltPolicy
 
 if TYPE_CHECKING:
-    from fleet.playbook import Strategy
-
-OnFailure = Literal["rollback_all", "rollback_failed", "halt"]
-
+    from fleet.config.playbook import OnFailure, Strategy
 
 def parse_size(value: int | str, total: int) -> int:
     """Return a batch size: an int as is, ``"P%"`` as floor(P% of ``total``).

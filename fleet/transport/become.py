@@ -1,6 +1,6 @@
 """Run every command as another user through ``sudo`` (Ansible's ``become``).
 
-Every step arrives as :data:`fleet.commands.BOOTSTRAP` with its script on
+Every step arrives as :data:`fleet.transport.base.BOOTSTRAP` with its script on
 stdin, so the wrapper is one more line at the head of stdin, read by the
 same bootstrap as the login user: it reads the password line (the shell's
 ``read`` stops at the newline, so the step's own stdin follows untouched),
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import shlex
 
-from fleet.commands import BOOTSTRAP, CommandResult
 from fleet.errors import CommandFailed, StepFailed
-from fleet.transport.base import Transport
+from fleet.results import CommandResult
+from fleet.transport.base import BOOTSTRAP, Transport
 
 _INNER = shlex.quote("IFS= read -r _b; eval \"$_b\"")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fleet.commands import CommandResult
 from fleet.errors import CommandFailed
+from fleet.results import CommandResult
 from fleet.transport.base import Transport
 
 Handler = Callable[[str, "bytes | None"], "CommandResult | None"]

@@ -7,8 +7,8 @@ import subprocess
 import time
 from collections.abc import Mapping
 
-from fleet.commands import CommandResult
 from fleet.errors import CommandFailed, CommandTimeout, TransportError
+from fleet.results import CommandResult
 
 _SECRETS = frozenset({"FLEET_BECOME_PASSWORD"})
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import paramiko
 from fabric import Config, Connection
 
-from fleet.commands import CommandResult
 from fleet.errors import CommandFailed, CommandTimeout, ConnectError, HostKeyError, TransportError
+from fleet.results import CommandResult
 from fleet.transport.knownhosts import KnownHosts, load_known_hosts, record_key, revoked_error
 from fleet.transport.sshconfig import (
     DEFAULT_PORT,

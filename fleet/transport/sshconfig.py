@@ -45,7 +45,7 @@ from pathlib import Path
 
 import paramiko
 
-from fleet.sshargs import JumpHop, parse_proxy_jump
+from fleet.inventory.sshargs import JumpHop, parse_proxy_jump
 
 ENV_SSH_CONFIG = "FLEET_SSH_CONFIG"
 DEFAULT_PORT = 22

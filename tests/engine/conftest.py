@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.inventory import Host
+from fleet.inventory.model import Host
 from tests.engine.world import World
 
 

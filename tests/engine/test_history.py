@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from fleet.app import Target, rollout
-from fleet.history import list_runs, read_run, to_markdown
-from fleet.journal import Journal
-from fleet.junit import to_junit
-from fleet.monitor import SampleLog
+from fleet.cli.export import to_junit
+from fleet.config.playbook import load_playbook
+from fleet.config.release import build_release
+from fleet.engine.watch import SampleLog
 from fleet.plan import build_plan
-from fleet.playbook import load_playbook
-from fleet.release import build_release
+from fleet.runlog.history import list_runs, read_run, to_markdown
+from fleet.runlog.journal import Journal
+from fleet.verbs.rollout import Target, rollout
 from tests.engine.world import World
 
 

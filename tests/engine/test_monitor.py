@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fleet.commands import CommandResult
 from fleet.errors import TransportError
 from fleet.events import StepFinished
-from fleet.outcome import HostStatus, Outcome
+from fleet.results import CommandResult, HostStatus, Outcome
 from tests.engine.world import World, manifest
 
 

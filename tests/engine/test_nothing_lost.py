@@ -21,18 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from fleet.app import Target
-from fleet.commands import Script
+from fleet.config.playbook import load_playbook
+from fleet.config.release import build_release
 from fleet.events import Recorder
-from fleet.outcome import HostStatus, Outcome
-from fleet.playbook import load_playbook
-from fleet.recover import recover_fleet
-from fleet.release import build_release
-from fleet.status import HostState, status_fleet
-from fleet.steps import prepare
+from fleet.remote import prepare
+from fleet.results import HostStatus, Outcome
+from fleet.transport.base import Script
 from fleet.transport.fake import result
 from fleet.transport.local import LocalTransport
-from fleet.undo import rollback_fleet
+from fleet.verbs.recover import recover_fleet
+from fleet.verbs.rollback import rollback_fleet
+from fleet.verbs.rollout import Target
+from fleet.verbs.status import HostState, status_fleet
 from tests.engine.test_recover import dead_controller
 from tests.engine.world import Manifest, World, manifest
 

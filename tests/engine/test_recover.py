@@ -6,18 +6,18 @@ from __future__ import annotations
 import subprocess
 from dataclasses import replace
 
+from fleet.config.playbook import load_playbook
+from fleet.config.release import build_release
 from fleet.events import Recorder
-from fleet.liveness import Owner, this_controller
-from fleet.outcome import HostStatus, Outcome
-from fleet.playbook import load_playbook
-from fleet.recover import recover_fleet
-from fleet.release import build_release
-from fleet.status import HostState, status_fleet
-from fleet.steps import activate, commit, prepare, stage
-from fleet.steps.context import DeployContext
+from fleet.remote import activate, commit, prepare, stage
+from fleet.remote.context import DeployContext
+from fleet.remote.liveness import Owner, this_controller
+from fleet.results import HostStatus, Outcome
 from fleet.transport.base import send
 from fleet.transport.local import LocalTransport
-from fleet.undo import rollback_fleet
+from fleet.verbs.recover import recover_fleet
+from fleet.verbs.rollback import rollback_fleet
+from fleet.verbs.status import HostState, status_fleet
 from tests.engine.world import FILES, World
 
 RUN_A = "20260101T000000Z-aaaaaa"

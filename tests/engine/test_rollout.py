@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from fleet.commands import CommandResult
 from fleet.events import BatchStarted, StepFinished, StepStarted
-from fleet.outcome import HostStatus, Outcome
+from fleet.results import CommandResult, HostStatus, Outcome
 from fleet.transport.fake import result
 from fleet.transport.local import LocalTransport
 from tests.engine.world import FILES, World

@@ -14,14 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleet.commands import CommandResult
 from fleet.errors import TransportError
 from fleet.events import Recorder
-from fleet.inventory import Host
-from fleet.outcome import HostStatus
+from fleet.inventory.model import Host
+from fleet.results import CommandResult, HostStatus
 from fleet.transport.fake import result
 from fleet.transport.local import LocalTransport
-from fleet.undo import rollback_fleet
+from fleet.verbs.rollback import rollback_fleet
 from tests.engine.world import FILES, Manifest, World, manifest
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fleet.app import Target, check
+from fleet.config.playbook import load_playbook
+from fleet.config.release import build_release
 from fleet.events import Recorder
-from fleet.outcome import HostStatus, Outcome, RunResult
-from fleet.playbook import load_playbook
-from fleet.release import build_release
-from fleet.undo import rollback_fleet
+from fleet.results import HostStatus, Outcome, RunResult
+from fleet.verbs.rollback import rollback_fleet
+from fleet.verbs.rollout import Target, check
 from tests.engine.world import FILES, World
 
 

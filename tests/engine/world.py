@@ -10,17 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fleet.app import Target, rollout
+from fleet.config.playbook import load_playbook
+from fleet.config.release import build_release
 from fleet.errors import ConnectError
 from fleet.events import Recorder
-from fleet.inventory import Host
-from fleet.outcome import RunResult
+from fleet.inventory.model import Host
 from fleet.plan import build_plan
-from fleet.playbook import load_playbook
-from fleet.release import build_release
+from fleet.results import RunResult
 from fleet.transport.base import Transport
 from fleet.transport.fake import FakeTransport
 from fleet.transport.local import LocalTransport
+from fleet.verbs.rollout import Target, rollout
 
 FILES = {
     "AGENT_COMMON_HEADER.md": "# Header\ncommon header\n",

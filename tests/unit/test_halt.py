@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleet.halt import Continue, Halt, HaltPolicy, parse_percent
+from fleet.config.units import parse_percent
+from fleet.halt import Continue, Halt, HaltPolicy
 
 
 @pytest.mark.parametrize(("max_failures", "total", "failed", "canary_failed", "halts"), [

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.health import Level, Reading, Sample, Schedule, grade, parse_duration
-from fleet.monitor import Tracker
-from fleet.playbook import AccessTimeHealth, CommandCheck, MemoryHealth
+from fleet.config.playbook import AccessTimeHealth, CommandCheck, MemoryHealth
+from fleet.config.units import parse_duration
+from fleet.engine.watch import Tracker
+from fleet.remote.health import Level, Reading, Sample, Schedule, grade
 
 ACCESS = AccessTimeHealth(type="access_time", warn_ms=10, critical_ms=50)
 MEMORY = MemoryHealth(type="memory", process="claude", warn_mb=15, critical_mb=50)

@@ -1,4 +1,4 @@
-"""fleet.inventory: Ansible YAML inventories, var precedence, and --limit patterns."""
+"""fleet.inventory.load: Ansible YAML inventories, var precedence, and --limit patterns."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fleet.errors import ConfigError
-from fleet.inventory import Inventory, load_inventory, select_hosts
+from fleet.inventory.limit import select_hosts
+from fleet.inventory.load import load_inventory
+from fleet.inventory.model import Inventory
 
 REPO = Path(__file__).resolve().parents[2]
 

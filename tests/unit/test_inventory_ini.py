@@ -1,4 +1,4 @@
-"""fleet.ini and INI inventories: sections, ranges, values typed as Ansible types them, errors."""
+"""fleet.inventory.ini: INI sections, ranges, values typed as Ansible types them, errors."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ from pathlib import Path
 
 import pytest
 
-import fleet.ini
 from fleet.errors import ConfigError
-from fleet.ini import IniChild, IniGroup, IniGroupVars, IniHost, IniVar, expand_range, parse_ini
-from fleet.ini import parse_value as value_of
-from fleet.inventory import Inventory, load_inventory
+from fleet.inventory import ini as ini_module
+from fleet.inventory.ini import (
+    IniChild,
+    IniGroup,
+    IniGroupVars,
+    IniHost,
+    IniVar,
+    expand_range,
+    parse_ini,
+)
+from fleet.inventory.ini import parse_value as value_of
+from fleet.inventory.load import load_inventory
+from fleet.inventory.model import Inventory
 
 
 def write(folder: Path, text: str, name: str = "hosts.ini") -> Path:
@@ -399,13 +408,13 @@ class _CountedName(str):
 
 
 def _comparisons(tmp_path: Path, hosts: int, monkeypatch: pytest.MonkeyPatch) -> int:
-    expand = fleet.ini.expand_host_pattern
+    expand = ini_module.expand_host_pattern
 
     def counted(pattern: str) -> tuple[list[str], int | None]:
         names, port = expand(pattern)
         return [_CountedName(n) for n in names], port
 
-    monkeypatch.setattr(fleet.ini, "expand_host_pattern", counted)
+    monkeypatch.setattr(ini_module, "expand_host_pattern", counted)
     lines = "".join(f"h{i} ansible_port={1000 + i}\n" for i in range(hosts))
     text = f"[web]\n{lines}\n[db]\n{lines}\n[prod:children]\nweb\ndb\n"
     _CountedName.compared = 0

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fleet.errors import ConfigError
-from fleet.inventory import load_inventory
-from fleet.varfiles import find_vars_files
+from fleet.inventory.load import load_inventory
+from fleet.inventory.varfiles import find_vars_files
 
 INI = """\
 [all:vars]

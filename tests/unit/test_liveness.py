@@ -8,7 +8,14 @@ from dataclasses import replace
 
 import pytest
 
-from fleet.liveness import LockView, Owner, is_live, lease_until, process_start, this_controller
+from fleet.remote.liveness import (
+    LockView,
+    Owner,
+    is_live,
+    lease_until,
+    process_start,
+    this_controller,
+)
 
 HERE = this_controller()
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fleet.config.playbook import Strategy
 from fleet.errors import ConfigError
 from fleet.plan import Batch, build_plan, make_batches, parse_size
-from fleet.playbook import Strategy
 
 
 @pytest.mark.parametrize(("value", "total", "size"), [

@@ -1,4 +1,4 @@
-"""fleet.playbook: the models, the defaults, and every bad input as one clear line."""
+"""fleet.config.playbook: the models, the defaults, and every bad input as one clear line."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from fleet.errors import ConfigError
-from fleet.playbook import (
+from fleet.config.playbook import (
     AccessTimeCheck,
     AccessTimeHealth,
     CommandCheck,
@@ -21,6 +20,7 @@ from fleet.playbook import (
     check_target,
     load_playbook,
 )
+from fleet.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -137,6 +137,8 @@ def test_full_playbook(tree: Path) -> None:
 @pytest.mark.parametrize(("bake", "seconds"), [
     ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("1h30m", 5400.0), ("2m30s", 150.0),
     ("0s", 0.0), (90, 90.0), (1.5, 1.5),
+    # one grammar with the command line (fleet.config.units): these were refused before
+    ("1.5h", 5400.0), ("90", 90.0), ("0", 0.0), (0, 0.0),
 ])
 def test_bake_durations(bake: object, seconds: float) -> None:
     assert Strategy.model_validate({"bake": bake}).bake == seconds

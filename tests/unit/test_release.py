@@ -1,4 +1,4 @@
-"""fleet.release: manifests, ids and the folders a release needs."""
+"""fleet.config.release: manifests, ids and the folders a release needs."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fleet.config.playbook import Playbook, load_playbook
+from fleet.config.release import Release, ReleaseFile, build_release, release_id
 from fleet.errors import ConfigError
-from fleet.playbook import Playbook, load_playbook
-from fleet.release import Release, ReleaseFile, build_release, release_id
 
 CONTENT = {"a.md": b"alpha\n", "b.md": b"beta\n", "sub/c.md": b"gamma\n",
            "sub/deep/d.md": b"delta\n"}

@@ -1,4 +1,4 @@
-"""fleet.sshargs: ProxyJump values, and the jump inside ansible_ssh_common_args."""
+"""fleet.inventory.sshargs: ProxyJump values, and the jump inside ansible_ssh_common_args."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fleet.inventory import load_inventory
-from fleet.sshargs import JumpHop, parse_proxy_jump, proxy_jump_from_args
+from fleet.inventory.load import load_inventory
+from fleet.inventory.sshargs import JumpHop, parse_proxy_jump, proxy_jump_from_args
 
 
 @pytest.mark.parametrize(("spec", "hops"), [

@@ -8,7 +8,7 @@ import paramiko
 import pytest
 
 from fleet.errors import ConnectError
-from fleet.inventory import Host
+from fleet.inventory.model import Host
 from fleet.transport import ssh
 from fleet.transport.knownhosts import load_known_hosts
 from fleet.transport.sshconfig import (
@@ -287,7 +287,7 @@ def test_accept_new_records_under_the_known_hosts_name(tmp_path: Path) -> None:
 
 def test_connections_pass_the_inventory_settings(monkeypatch: pytest.MonkeyPatch,
                                                  tmp_path: Path) -> None:
-    from fleet import connections
+    from fleet.engine import connections
 
     seen: dict[str, object] = {}
 

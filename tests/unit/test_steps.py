@@ -9,13 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet.checks import host_limit, judge
-from fleet.commands import CommandResult, assign
+from fleet.config.playbook import AccessTimeCheck, CommandCheck, MemoryCheck, NonEmptyCheck
+from fleet.config.release import Release, ReleaseFile
 from fleet.errors import RollbackFailed, RunIsLive, StepFailed
-from fleet.playbook import AccessTimeCheck, CommandCheck, MemoryCheck, NonEmptyCheck
-from fleet.release import Release, ReleaseFile
-from fleet.steps import activate, commit, prepare, probe, rollback, stage
-from fleet.steps.context import DeployContext
+from fleet.remote import activate, commit, prepare, probe, rollback, stage
+from fleet.remote.checks import host_limit, judge
+from fleet.remote.context import DeployContext
+from fleet.remote.script import assign
+from fleet.results import CommandResult
 
 
 def make_ctx(tmp_path: Path, names: tuple[str, ...] = ("a.md", "sub/b c.md")) -> DeployContext:

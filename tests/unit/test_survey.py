@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fleet.inventory import Host
-from fleet.outcome import HostOutcome, HostStatus, Outcome
-from fleet.steps.probe import Current, HostState
-from fleet.survey import Unread, settle
+from fleet.engine.survey import Unread, settle
+from fleet.inventory.model import Host
+from fleet.remote.probe import Current, DeploymentState
+from fleet.results import HostOutcome, HostStatus, Outcome
 
 
 def host(name: str) -> Host:
@@ -15,9 +15,9 @@ def host(name: str) -> Host:
                 connection="ssh", known_hosts_file=Path("kh"), groups=(), vars={})
 
 
-def state(release: str | None) -> HostState:
+def state(release: str | None) -> DeploymentState:
     current = Current(release, "run-1", "2026-11-28T00:00:00Z") if release else None
-    return HostState(current, None, (), ())
+    return DeploymentState(current, None, (), ())
 
 
 HOSTS = [host(n) for n in ("done", "broke", "away", "on", "empty")]

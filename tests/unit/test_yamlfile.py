@@ -1,4 +1,4 @@
-"""fleet.yamlfile: safe loading, line numbers, and one-line validation errors."""
+"""fleet.config.yamlfile: safe loading, line numbers, and one-line validation errors."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field, ValidationError
 
-from fleet import yamlfile
+from fleet.config import yamlfile
+from fleet.config.yamlfile import YamlDoc, config_error_from_validation, dotted, load_yaml
 from fleet.errors import ConfigError
-from fleet.yamlfile import YamlDoc, config_error_from_validation, dotted, load_yaml
 
 
 def write(tmp_path: Path, text: str, name: str = "doc.yml") -> Path:

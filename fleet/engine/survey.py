@@ -1,0 +1,143 @@
+"""Read every selected host's deployment state in parallel, and what is left unfinished."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from fleet.engine.connections import Connections
+from fleet.engine.parallel import parallel
+from fleet.events import Discard, EventSink, RunFinished, StepFinished, StepStarted
+from fleet.inventory.model import Host
+from fleet.remote import probe
+from fleet.remote.liveness import is_live, this_controller
+from fleet.results import HostOutcome, HostStatus, Outcome, RunResult, in_order
+from fleet.transport.base import send
+
+
+@dataclass(frozen=True)
+class Unread:
+    """Why a host's state could not be read; ``connected``: it answered (so it is not
+    unreachable: the probe failed or its answer was cut off)."""
+
+    error: str
+    connected: bool
+
+
+def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connections,
+              timeout: float, forks: int, sink: EventSink
+              ) -> tuple[dict[str, probe.DeploymentState], dict[str, Unread]]:
+    """Probe every host; return the states read and, per host not read, why."""
+    states: dict[str, probe.DeploymentState] = {}
+    unread: dict[str, Unread] = {}
+    connected: set[str] = set()
+    script = probe.script(name, target)
+
+    def one(host: Host, started: float) -> HostOutcome:
+        transport = connections.get(host)
+        connected.add(host.name)
+        sink.emit(StepStarted(host.name, "probe"))
+        result = send(transport, script, timeout=timeout)
+        states[host.name] = probe.parse(result, host.name)
+        sink.emit(StepFinished(host.name, "probe", True, time.monotonic() - started))
+        return HostOutcome(host.name, HostStatus.UNCHANGED)
+
+    for outcome in parallel(hosts, one, forks, Discard()).values():
+        if outcome.status is HostStatus.FAILED:
+            unread[outcome.name] = Unread(outcome.error or "unreachable",
+                                          outcome.name in connected)
+            sink.emit(StepFinished(outcome.name, "probe", False, outcome.duration,
+                                   error=outcome.error))
+    return states, unread
+
+
+def runs_to_undo(state: probe.DeploymentState, unfinished: set[str]) -> list[str]:
+    """The unfinished runs that touched this host, newest first.
+
+    A committed backup counts only while its run is still the host's current
+    one: had a newer release gone on top, undoing the old run would clobber it.
+    """
+    runs = set(state.unfinished) & unfinished
+    current_run = state.current.run_id if state.current else None
+    for backup in state.backups:
+        if backup.run_id in unfinished and (not backup.committed or backup.run_id == current_run):
+            runs.add(backup.run_id)
+    return sorted(runs, reverse=True)
+
+
+def settle(hosts: Sequence[Host], done: dict[str, HostOutcome],
+           states: dict[str, probe.DeploymentState], unread: Mapping[str, Unread], *,
+           empty: HostStatus) -> tuple[dict[str, HostOutcome], Outcome]:
+    """Every selected host's outcome after an undo (``fleet rollback`` or
+    ``fleet recover``), and the run's outcome.
+
+    Hosts in ``done`` were worked on; one that came back ``failed`` (an
+    unexpected error inside ``parallel``) is a rollback failure, which is what
+    it is here. A host not read by the probe is a rollback failure too: nobody
+    knows its state. The others stayed as they were: ``unchanged`` on their
+    release, or ``empty`` when nothing is deployed there. The outcome is
+    ``rollback_incomplete`` when any host is a rollback failure.
+    """
+    outcomes: dict[str, HostOutcome] = {}
+    for host in hosts:
+        name = host.name
+        if name in done:
+            got = done[name]
+            outcomes[name] = HostOutcome(name, HostStatus.ROLLBACK_FAILED, got.duration,
+                                         error=f"rollback failed: {got.error}", touched=True) \
+                if got.status is HostStatus.FAILED else got
+        elif name not in states:
+            why = unread[name].error if name in unread else "unreachable"
+            outcomes[name] = HostOutcome(name, HostStatus.ROLLBACK_FAILED, error=why)
+        else:
+            current = states[name].current
+            outcomes[name] = HostOutcome(name, HostStatus.UNCHANGED if current else empty,
+                                         release=current.release if current else None)
+    if any(o.status is HostStatus.ROLLBACK_FAILED for o in outcomes.values()):
+        return outcomes, Outcome.ROLLBACK_INCOMPLETE
+    if any(o.status is HostStatus.SKIPPED for o in outcomes.values()):
+        return outcomes, Outcome.HALTED  # a run took a host's lock meanwhile: untouched
+    return outcomes, Outcome.SUCCESS
+
+
+def live_runs(states: Mapping[str, probe.DeploymentState], now: float | None = None
+              ) -> dict[str, str]:
+    """The hosts whose deployment lock is held by a live run (see
+    :mod:`fleet.remote.liveness`), each with who holds it: run id and controller."""
+    here = this_controller()
+    moment = time.time() if now is None else now
+    held: dict[str, str] = {}
+    for name, state in states.items():
+        view = state.lock_view
+        if view is not None and is_live(view, moment, here):
+            by = f", {view.owner.describe()}" if view.owner else ""
+            held[name] = f"run {view.holder}{by}"
+    return held
+
+
+def takeover_token(state: probe.DeploymentState, run_id: str) -> str | None:
+    """What a rollback of ``run_id`` must still find in the host's lock to take
+    it over from that (abandoned) run: the lease the probe saw; None when the
+    lock is not that run's."""
+    view = state.lock_view
+    if view is None or view.holder != run_id:
+        return None
+    return str(int(view.lease)) if view.lease is not None else "-"
+
+
+def refuse_live(command: str, name: str, run_id: str, hosts: Sequence[Host],
+                live: Mapping[str, str], start: float, sink: EventSink) -> RunResult:
+    """The result of a rollback or recover that found a live run: nothing touched
+    anywhere, exit 1, the holder named."""
+    first = next(iter(live.values()))
+    where = ", ".join(sorted(live))
+    why = (f"a live run holds the deployment on {where} ({first}); nothing was touched — "
+           "wait for it to finish (or, if its controller is gone, for its lease to run out)")
+    outcomes = {h.name: HostOutcome(h.name, HostStatus.SKIPPED,
+                                    error=f"held by live {live[h.name]}" if h.name in live
+                                    else None) for h in hosts}
+    duration = time.monotonic() - start
+    sink.emit(RunFinished(run_id, Outcome.HALTED.value, duration))
+    return RunResult(run_id, command, name, None, Outcome.HALTED,
+                     in_order(outcomes, (h.name for h in hosts)), duration, halt_reason=why)

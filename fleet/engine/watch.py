@@ -1,0 +1,154 @@
+"""``fleet monitor``: sample the playbook's health checks on every host on a schedule,
+log every sample, alert on level changes, and optionally roll the fleet back.
+
+:class:`Tracker` holds every rule (level changes, the critical grace) and is
+pure; :func:`watch` only schedules samples and calls back.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO
+
+from fleet.config.playbook import HealthCheck
+from fleet.engine.connections import Connections, Connector
+from fleet.errors import FleetError
+from fleet.inventory.model import Host
+from fleet.remote.health import Level, Sample, Schedule, sample_host
+from fleet.runlog.journal import open_private
+from fleet.transport.base import Script
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A host's level changed between two samples."""
+
+    host: str
+    before: Level
+    after: Level
+    ts: float
+    why: str
+
+
+@dataclass
+class Tracker:
+    """Levels per host, their changes, and when the critical grace runs out.
+
+    ``rollback_on`` (a level, or None for never) and ``grace`` (consecutive
+    samples at that level or worse) decide :attr:`triggered`. An unreachable
+    host triggers only with ``unreachable_triggers`` (the canary bake: a canary
+    that cannot be read must not let the batches go); ``fleet monitor`` leaves
+    it out, as a host that cannot be reached could not be rolled back anyway.
+    """
+
+    rollback_on: Level | None = None
+    grace: int = 3
+    unreachable_triggers: bool = False
+    levels: dict[str, Level] = field(default_factory=dict)
+    streak: dict[str, int] = field(default_factory=dict)
+    triggered: str | None = None
+
+    def update(self, samples: Sequence[Sample]) -> list[Alert]:
+        """Take one round of samples; return the alerts it raises."""
+        alerts = []
+        for sample in samples:
+            level = sample.level
+            before = self.levels.get(sample.host, Level.OK)
+            if level is not before:
+                why = sample.error or "; ".join(
+                    f"{r.label} {r.message}" for r in sample.readings if r.level is level)
+                alerts.append(Alert(sample.host, before, level, sample.ts, why))
+            self.levels[sample.host] = level
+            bad = self.rollback_on is not None and (
+                self.unreachable_triggers if level is Level.UNREACHABLE
+                else level.rank >= self.rollback_on.rank)
+            self.streak[sample.host] = self.streak.get(sample.host, 0) + 1 if bad else 0
+            if self.triggered is None and self.streak[sample.host] >= self.grace:
+                cause = f": {sample.error}" if sample.error else ""
+                self.triggered = (f"{sample.host} stayed {level.value} for "
+                                  f"{self.streak[sample.host]} samples{cause}")
+        return alerts
+
+
+class SampleLog:
+    """Appends every sample and alert to a JSON-lines file, flushed as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] = open_private(path)  # 0600, folders made 0700
+
+    def write(self, kind: str, record: dict[str, object]) -> None:
+        """Write one record of ``kind`` (sample, alert, rollback)."""
+        self._file.write(json.dumps({"kind": kind, **record}, ensure_ascii=False,
+                                    default=str) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What to watch and how often."""
+
+    hosts: tuple[Host, ...]
+    script: Script
+    checks: tuple[HealthCheck, ...]
+    schedule: Schedule
+    duration: float | None
+    forks: int
+    timeout: float
+
+
+def watch(spec: Watch, connector: Connector, tracker: Tracker, log: SampleLog, *,
+          stop: threading.Event, on_round: Callable[[list[Sample], list[Alert]], None]) -> int:
+    """Sample every host until ``duration``, ``stop``, Ctrl-C, or the tracker triggers.
+
+    Returns the number of sampling rounds taken.
+    """
+    connections = Connections(connector)
+    start = time.monotonic()
+    rounds = 0
+
+    def one(host: Host) -> Sample:
+        try:
+            transport = connections.get(host)
+        except FleetError as exc:
+            return Sample(host.name, time.time(), (), error=str(exc))
+        sample = sample_host(host.name, transport, spec.script, spec.checks, spec.timeout)
+        if sample.error is not None:
+            connections.drop(host)  # reconnect on the next round
+        return sample
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(spec.forks, len(spec.hosts)))) as pool:
+            while not stop.is_set():
+                samples = list(pool.map(one, spec.hosts))
+                rounds += 1
+                alerts = tracker.update(samples)
+                for sample in samples:
+                    log.write("sample", {"host": sample.host, "ts": sample.ts,
+                                         "level": sample.level.value, "error": sample.error,
+                                         "readings": [asdict(r) for r in sample.readings]})
+                for alert in alerts:
+                    log.write("alert", asdict(alert))
+                on_round(samples, alerts)
+                elapsed = time.monotonic() - start
+                if tracker.triggered or (spec.duration is not None and elapsed >= spec.duration):
+                    break
+                wait = spec.schedule.interval_at(elapsed)
+                if spec.duration is not None:
+                    wait = min(wait, max(0.0, spec.duration - elapsed))
+                stop.wait(wait)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        connections.close_all()
+    return rounds

@@ -1,0 +1,154 @@
+"""The playbook's checks: the shell that measures each, and the pure judge of its answer.
+
+Each check ``k`` gets variables ``C<k>_*`` (quoted values) and a snippet that
+prints exactly one line: ``CHECK k OK``, ``CHECK k FAIL [i]``, ``CHECK k EXIT
+code`` or ``CHECK k VALUE number``. Thresholds are judged here, on the
+controller, so the same snippet serves ``checks`` and ``health``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fleet.config.playbook import (
+    AccessTimeCheck,
+    AccessTimeHealth,
+    Check,
+    CommandCheck,
+    ContainsCheck,
+    HealthCheck,
+    MemoryCheck,
+    MemoryHealth,
+    NonEmptyCheck,
+)
+from fleet.remote.script import assign
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check's verdict on one host: ``value`` is the measurement, if any."""
+
+    label: str
+    ok: bool
+    value: float | None = None
+    message: str = ""
+
+
+_NON_EMPTY = """_bad=
+i=0
+while [ "$i" -lt "$N" ]; do getf "$i"; [ -s "$T/$f" ] || { _bad=$i; break; }; i=$((i + 1)); done
+if [ -n "$_bad" ]; then say "CHECK {k} FAIL $_bad"; else say "CHECK {k} OK"; fi"""
+
+_CONTAINS = """if grep -E -q -e "$C{k}_PAT" "$T/$C{k}_FILE" 2>/dev/null; then say "CHECK {k} OK"
+else say "CHECK {k} FAIL"; fi"""
+
+_COMMAND = """runcheck "$C{k}_TO" "$C{k}_RUN"
+say "CHECK {k} EXIT $_rc\""""
+
+_ACCESS_TIME = """set --
+i=0
+while [ "$i" -lt "$N" ]; do getf "$i"; set -- "$@" "$T/$f"; i=$((i + 1)); done
+_t0=$(date +%s%N); stat "$@" >/dev/null 2>&1; _t1=$(date +%s%N)
+case "$_t0$_t1" in *[!0-9]*) say "CHECK {k} UNSUPPORTED" ;;
+  *) say "CHECK {k} VALUE $(( (_t1 - _t0) / 1000 ))" ;; esac"""
+
+_MEMORY = """_kb=$(ps -A -o rss= -o comm= 2>/dev/null | P="$C{k}_PROC" awk \\
+  '{r=$1; $1=""; sub(/^ /, ""); if (index($0, ENVIRON["P"]) > 0) s += r} END {print s + 0}')
+say "CHECK {k} VALUE ${_kb:-0}\""""
+
+
+def label(check: Check | HealthCheck) -> str:
+    """A short human name for a check, used in reports."""
+    match check:
+        case AccessTimeHealth():
+            return "access_time"
+        case MemoryHealth():
+            return f"memory of {check.process!r}"
+        case NonEmptyCheck():
+            return "non_empty"
+        case ContainsCheck():
+            return f"contains {check.pattern!r} in {check.file}"
+        case CommandCheck():
+            return f"command {check.run!r}"
+        case AccessTimeCheck():
+            return f"access_time ≤ {check.max_ms:g} ms"
+        case MemoryCheck():
+            return f"memory of {check.process!r} ≤ {check.max_mb:g} MB"
+    raise AssertionError(check)  # pragma: no cover - the union is closed
+
+
+def host_limit(check: Check) -> int | None:
+    """The largest ``VALUE`` the host may report for ``check`` to pass, in the
+    snippet's own unit (µs, KB), so the host can judge it as :func:`judge`
+    does: ``raw / 1000 <= max_ms`` holds for an integer ``raw`` exactly when
+    ``raw <= floor(max_ms * 1000)``. None: the check reports no value."""
+    match check:
+        case AccessTimeCheck():
+            return math.floor(round(check.max_ms * 1000, 6))
+        case MemoryCheck():
+            return math.floor(round(check.max_mb * 1024, 6))
+    return None
+
+
+def snippet(k: int, check: Check | HealthCheck) -> tuple[list[str], str]:
+    """Return the quoted variable assignments and the shell for check ``k``
+    (a health check measures exactly as the check of the same type)."""
+    match check:
+        case AccessTimeHealth():
+            return [], _ACCESS_TIME.replace("{k}", str(k))
+        case MemoryHealth():
+            return [assign(f"C{k}_PROC", check.process)], _MEMORY.replace("{k}", str(k))
+        case NonEmptyCheck():
+            return [], _NON_EMPTY.replace("{k}", str(k))
+        case ContainsCheck():
+            return [assign(f"C{k}_PAT", check.pattern), assign(f"C{k}_FILE", check.file)], \
+                _CONTAINS.replace("{k}", str(k))
+        case CommandCheck():
+            return [assign(f"C{k}_RUN", check.run),
+                    assign(f"C{k}_TO", f"{check.timeout:g}")], _COMMAND.replace("{k}", str(k))
+        case AccessTimeCheck():
+            return [], _ACCESS_TIME.replace("{k}", str(k))
+        case MemoryCheck():
+            return [assign(f"C{k}_PROC", check.process)], _MEMORY.replace("{k}", str(k))
+    raise AssertionError(check)  # pragma: no cover
+
+
+def judge(check: Check, words: Sequence[str], file_name: str = "") -> CheckOutcome:
+    """Judge one ``CHECK k …`` line (``words`` after ``k``) against the check's limit.
+
+    ``file_name`` names the file a ``FAIL i`` line points at.
+    """
+    name = label(check)
+    verb, args = (words[0], list(words[1:])) if words else ("MISSING", [])
+    if verb == "OK":
+        return CheckOutcome(name, True)
+    if verb == "FAIL":
+        where = f": {file_name} is empty or missing" if file_name else ""
+        return CheckOutcome(name, False, message=f"{name} failed{where}")
+    if verb == "EXIT" and args:
+        code = int(args[0])
+        timeout = isinstance(check, CommandCheck) and code == 124
+        why = f"timed out after {check.timeout:g}s" if timeout and isinstance(
+            check, CommandCheck) else f"exited {code}"
+        return CheckOutcome(name, code == 0, float(code), "" if code == 0 else f"{name} {why}")
+    if verb == "VALUE" and args:
+        return _judge_value(check, name, float(args[0]))
+    if verb == "UNSUPPORTED":
+        return CheckOutcome(name, False, message=f"{name}: the host's date has no %N (ns)")
+    return CheckOutcome(name, False, message=f"{name}: no answer from the host")
+
+
+def _judge_value(check: Check, name: str, raw: float) -> CheckOutcome:
+    if isinstance(check, AccessTimeCheck):
+        ms = raw / 1000.0
+        ok = ms <= check.max_ms
+        return CheckOutcome(name, ok, ms, "" if ok else f"access time {ms:.1f} ms > "
+                            f"{check.max_ms:g} ms")
+    if isinstance(check, MemoryCheck):
+        mb = raw / 1024.0
+        ok = mb <= check.max_mb
+        return CheckOutcome(name, ok, mb, "" if ok else f"memory of {check.process!r} "
+                            f"{mb:.1f} MB > {check.max_mb:g} MB")
+    return CheckOutcome(name, False, raw, f"{name}: unexpected value")

@@ -1,0 +1,140 @@
+"""Typed results: of one remote command, of each host, of the run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a remote command did.
+
+    ``exit_code`` is None when the command never reported one (the channel
+    closed first).
+    """
+
+    command: str
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited 0."""
+        return self.exit_code == 0
+
+    def lines(self) -> list[list[str]]:
+        """Return stdout's protocol lines split into words (empty lines dropped)."""
+        return [line.split() for line in self.stdout.splitlines() if line.strip()]
+
+
+class HostStatus(StrEnum):
+    """Where a host ended up (DESIGN.md's host ``status``)."""
+
+    DEPLOYED = "deployed"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    ROLLBACK_FAILED = "rollback_failed"
+    WOULD_CHANGE = "would_change"
+    NOT_DEPLOYED = "not_deployed"
+    # Internal only: stopped at a step boundary because the run halted; the
+    # orchestrator always rolls such a host back, so it never reaches a report.
+    INTERRUPTED = "interrupted"
+
+
+class Outcome(StrEnum):
+    """What the run as a whole did (DESIGN.md's ``outcome``)."""
+
+    SUCCESS = "success"
+    CANARY_ONLY = "canary_only"
+    ROLLED_BACK = "rolled_back"
+    ROLLBACK_INCOMPLETE = "rollback_incomplete"
+    HALTED = "halted"
+    CHECKED = "checked"
+    # Every host was tried; some failed within strategy.max_failures and were rolled back.
+    PARTIAL = "partial"
+
+    @property
+    def exit_code(self) -> int:
+        """The process exit code DESIGN.md assigns to this outcome."""
+        if self is Outcome.ROLLBACK_INCOMPLETE:
+            return 3
+        if self in (Outcome.ROLLED_BACK, Outcome.HALTED, Outcome.PARTIAL):
+            return 1
+        return 0
+
+
+@dataclass(frozen=True)
+class HostOutcome:
+    """One host's result; ``touched`` is true once the run changed anything there."""
+
+    name: str
+    status: HostStatus
+    duration: float = 0.0
+    error: str | None = None
+    touched: bool = False
+    release: str | None = None
+    created: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    failed_step: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The host entry of the ``--json`` result."""
+        data: dict[str, object] = {
+            "name": self.name, "status": self.status.value,
+            "duration_s": round(self.duration, 3), "error": self.error,
+            "release": self.release,
+        }
+        if self.failed_step:
+            data["failed_step"] = self.failed_step
+        if self.created or self.replaced:
+            data["changes"] = {"create": list(self.created), "replace": list(self.replaced)}
+        return data
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The whole run: what the ``--json`` result and the summary table show."""
+
+    run_id: str
+    command: str
+    playbook: str
+    release: str | None
+    outcome: Outcome
+    hosts: tuple[HostOutcome, ...]
+    duration: float
+    halt_reason: str | None = None
+    rollback_duration: float | None = None
+    """Seconds the fleet-wide rollback took (rollout after a halt, rollback)."""
+    goal: str | None = None
+    """What ``fleet rollback`` aimed at: ``to RELEASE`` or ``off RELEASE``."""
+    recovered_runs: tuple[str, ...] | None = None
+    """The abandoned runs ``fleet recover`` undid."""
+
+    def to_json(self) -> dict[str, object]:
+        """The ``--json`` object of DESIGN.md (plus ``rollback_duration_s``, ``goal`` and
+        ``recovered_runs`` when the command set them)."""
+        data: dict[str, object] = {
+            "run_id": self.run_id, "command": self.command, "playbook": self.playbook,
+            "release": self.release, "outcome": self.outcome.value,
+            "exit_code": self.outcome.exit_code, "duration_s": round(self.duration, 3),
+            "halt_reason": self.halt_reason,
+            "hosts": [h.to_json() for h in self.hosts],
+        }
+        if self.rollback_duration is not None:
+            data["rollback_duration_s"] = round(self.rollback_duration, 3)
+        if self.goal is not None:
+            data["goal"] = self.goal
+        if self.recovered_runs is not None:
+            data["recovered_runs"] = list(self.recovered_runs)
+        return data
+
+
+def in_order(outcomes: Mapping[str, HostOutcome], names: Iterable[str]) -> tuple[HostOutcome, ...]:
+    """Return the outcomes in the given host order (inventory order)."""
+    return tuple(outcomes[n] for n in names if n in outcomes)

@@ -1,0 +1,1 @@
+"""The run log: the JSONL journal (write side) and history (read side)."""

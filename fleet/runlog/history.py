@@ -1,0 +1,234 @@
+"""Past runs, read back from the run logs (``.fleet/runs/<run_id>.jsonl``).
+
+Reading is separate from presenting: :func:`read_run` turns one log into a
+:class:`RunRecord`; :func:`to_markdown`, :meth:`RunRecord.to_json` and
+:mod:`fleet.cli.export` present it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleet.errors import ConfigError
+
+log = logging.getLogger(__name__)
+_LATEST = 95_617_584_000.0  # 5000-01-01 in seconds since the epoch: any sane time stamp
+
+
+@dataclass
+class StepRecord:
+    """One step of one host, as logged."""
+
+    step: str
+    ok: bool
+    duration: float
+    error: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class HostRecord:
+    """A host's steps and its final status in a run."""
+
+    name: str
+    steps: list[StepRecord] = field(default_factory=list)
+    status: str = "unknown"
+    duration: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class RunRecord:
+    """One run as its log tells it."""
+
+    run_id: str
+    command: str = "?"
+    playbook: str = "?"
+    release: str | None = None
+    started: float = 0.0
+    outcome: str = "unfinished"
+    duration: float | None = None
+    rollback_duration: float | None = None
+    halt_reason: str | None = None
+    hosts: dict[str, HostRecord] = field(default_factory=dict)
+    skipped_lines: list[int] = field(default_factory=list)
+
+    def skipped(self) -> str:
+        """The lines of the log that were not complete events, e.g. ``line 7 (not a
+        complete event)``; empty when every line was read."""
+        if not self.skipped_lines:
+            return ""
+        shown = ", ".join(map(str, self.skipped_lines[:5]))
+        more = f" and {len(self.skipped_lines) - 5} more" if len(self.skipped_lines) > 5 else ""
+        return f"line{'s' if len(self.skipped_lines) > 1 else ''} {shown}{more} " \
+               "(not a complete event)"
+
+    def tally(self) -> str:
+        """Hosts per final status, e.g. ``3 deployed, 2 rolled_back, 1 failed``."""
+        counts = Counter(h.status for h in self.hosts.values())
+        return ", ".join(f"{n} {status}" for status, n in counts.most_common()) or "no hosts"
+
+    def to_json(self) -> dict[str, object]:
+        """The run as one JSON object (the report's JSON form)."""
+        return {
+            "run_id": self.run_id, "command": self.command, "playbook": self.playbook,
+            "release": self.release, "started": self.started, "outcome": self.outcome,
+            "duration_s": self.duration, "rollback_duration_s": self.rollback_duration,
+            "halt_reason": self.halt_reason, "skipped_lines": self.skipped_lines,
+            "hosts": [{"name": h.name, "status": h.status, "duration_s": round(h.duration, 3),
+                       "error": h.error,
+                       "steps": [{"step": s.step, "ok": s.ok, "duration_s": round(s.duration, 3),
+                                  "error": s.error, "detail": s.detail} for s in h.steps]}
+                      for h in self.hosts.values()],
+        }
+
+
+def read_run(lines: Iterable[str], run_id: str) -> RunRecord:
+    """Fold a run log's events into a RunRecord (a log cut short gives ``unfinished``).
+
+    A line that is not a complete event (half-written when the controller
+    died, or damaged) is skipped and its number kept in ``skipped_lines``.
+    Raises nothing for bad content.
+    """
+    record = RunRecord(run_id)
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+            if not isinstance(event, dict):
+                raise TypeError("not a JSON object")
+            _fold(record, event)
+        except (ValueError, KeyError, TypeError):
+            record.skipped_lines.append(number)
+    return record
+
+
+def _fold(record: RunRecord, event: dict[str, Any]) -> None:
+    """Apply one event to ``record``; raise KeyError, TypeError or ValueError if it
+    lacks a field or a field has the wrong type (``record`` is then unchanged)."""
+    kind = event.get("event")
+    if kind == "RunStarted":
+        command, playbook = _text(event, "command"), _text(event, "playbook")
+        release, started = _maybe_text(event, "release"), _number(event, "ts")
+        listed = event.get("hosts", [])
+        if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+            raise TypeError("hosts is not a list of names")
+        record.command, record.playbook, record.release, record.started = (
+            command, playbook, release, started)
+        for name in listed:
+            record.hosts.setdefault(name, HostRecord(name))
+    elif kind == "StepFinished":
+        step = StepRecord(_text(event, "step"), _flag(event, "ok"), _number(event, "duration"),
+                          _maybe_text(event, "error"), _maybe_text(event, "detail"))
+        name = _text(event, "host")
+        record.hosts.setdefault(name, HostRecord(name)).steps.append(step)
+    elif kind == "HostFinished":
+        name, status = _text(event, "host"), _text(event, "status")
+        duration, error = _number(event, "duration"), _maybe_text(event, "error")
+        host = record.hosts.setdefault(name, HostRecord(name))
+        host.status, host.duration, host.error = status, duration, error or host.error
+    elif kind == "Halted":
+        record.halt_reason = _text(event, "reason")
+    elif kind == "RunFinished":
+        outcome, duration = _text(event, "outcome"), _number(event, "duration")
+        rollback = _number(event, "rollback_duration") \
+            if event.get("rollback_duration") is not None else None
+        record.outcome, record.duration, record.rollback_duration = outcome, duration, rollback
+
+
+def _text(event: dict[str, Any], key: str) -> str:
+    value = event[key]
+    if not isinstance(value, str):
+        raise TypeError(f"{key} is not text")
+    return value
+
+
+def _maybe_text(event: dict[str, Any], key: str) -> str | None:
+    return None if event.get(key) is None else _text(event, key)
+
+
+def _flag(event: dict[str, Any], key: str) -> bool:
+    value = event[key]
+    if not isinstance(value, bool):
+        raise TypeError(f"{key} is not true or false")
+    return value
+
+
+def _number(event: dict[str, Any], key: str) -> float:
+    """A finite number of seconds or a time stamp (before the year 5000)."""
+    value = event[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not 0 <= value < _LATEST:
+        raise ValueError(f"{key} is not a time in seconds")
+    return float(value)
+
+
+def _read_log(path: Path) -> RunRecord:
+    """Read one run log; warn (on the log, stderr by default) about skipped lines.
+
+    A log that cannot be read at all is a record with outcome ``unreadable``.
+    Raises nothing.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        log.warning("cannot read the run log %s: %s", path, exc.strerror or exc)
+        return RunRecord(path.stem, outcome="unreadable")
+    record = read_run(text.splitlines(), path.stem)
+    if record.skipped_lines:
+        log.warning("run log %s: skipped %s", path, record.skipped())
+    return record
+
+
+def list_runs(folder: Path) -> list[RunRecord]:
+    """Every run logged in ``folder``, oldest first. Raises nothing."""
+    if not folder.is_dir():
+        return []
+    return [_read_log(path) for path in sorted(folder.glob("*.jsonl"))]
+
+
+def load_run(folder: Path, run_id: str) -> RunRecord:
+    """The run whose id is ``run_id`` (or starts with it, if only one does).
+
+    Raises:
+        ConfigError: no such run, or the prefix is ambiguous.
+    """
+    logs = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    matches = [p for p in logs if p.stem.startswith(run_id)] if run_id else []
+    if len(matches) != 1:
+        known = ", ".join(p.stem for p in logs[-3:]) or "none yet"
+        why = "no run" if not matches else f"{len(matches)} runs"
+        raise ConfigError(f"{why} matches {run_id!r} in {folder}; recent runs: {known} "
+                          "(see `fleet history`)", field="RUN_ID")
+    return _read_log(matches[0])
+
+
+def to_markdown(record: RunRecord) -> str:
+    """A run report a person can read or paste into a ticket."""
+    took = f"{record.duration:.2f} s" if record.duration is not None else "unfinished"
+    lines = [
+        f"# fleet {record.command} `{record.playbook}` — run `{record.run_id}`", "",
+        f"- outcome: **{record.outcome}**", f"- release: `{record.release or '-'}`",
+        f"- duration: {took}",
+        f"- hosts: {len(record.hosts)} ({record.tally()})",
+    ]
+    if record.rollback_duration is not None:
+        lines.append(f"- fleet-wide rollback took {record.rollback_duration:.2f} s")
+    if record.halt_reason:
+        lines.append(f"- halted: {record.halt_reason}")
+    if record.skipped_lines:
+        lines.append(f"- run log: skipped {record.skipped()}")
+    lines += ["", "| host | status | duration | steps | error |", "|---|---|---|---|---|"]
+    for host in record.hosts.values():
+        steps = ", ".join(f"{s.step} {'ok' if s.ok else 'FAILED'} {s.duration:.2f}s"
+                          for s in host.steps)
+        error = (host.error or "").replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {host.name} | {host.status} | {host.duration:.2f}s | {steps} | {error} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""The commands as functions: one typed input, one typed result each; no click, no rich."""

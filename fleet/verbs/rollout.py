@@ -1,0 +1,162 @@
+"""The commands as functions: rollout, check and rollback, each returning a RunResult.
+
+The CLI builds the inputs (all validation done, no host contacted yet) and
+presents the result; these functions do the work through a ``Connector``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from fleet.config.playbook import Playbook
+from fleet.config.release import Release
+from fleet.engine.connections import Connections, Connector
+from fleet.engine.interrupts import Interrupt
+from fleet.engine.orchestrator import run_fleet
+from fleet.engine.parallel import parallel
+from fleet.engine.pipeline import HostJob
+from fleet.engine.watch import SampleLog, Tracker, Watch, watch
+from fleet.events import (
+    EventSink,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
+from fleet.inventory.model import Host
+from fleet.plan import Plan
+from fleet.remote import probe, stage
+from fleet.remote.context import DeployContext
+from fleet.remote.health import Level, Schedule, health_script
+from fleet.results import CommandResult, HostOutcome, HostStatus, Outcome, RunResult, in_order
+from fleet.transport.base import Script, send
+
+
+def new_run_id() -> str:
+    """Return a time-sortable, unique run id like ``20261128T045224Z-3f9c1a``."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a command acts on: the playbook, its release, the selected hosts."""
+
+    playbook: Playbook
+    release: Release
+    hosts: tuple[Host, ...]
+
+    def context(self, run_id: str) -> DeployContext:
+        """The per-run context every step renders from."""
+        pb = self.playbook
+        return DeployContext(name=pb.name, target=pb.target, run_id=run_id,
+                             release=self.release, checks=pb.checks, keep=pb.backup.keep,
+                             command_timeout=pb.timeouts.command)
+
+
+def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *,
+            run_id: str, canary_only: bool = False, interrupt: Interrupt | None = None
+            ) -> RunResult:
+    """Run the fleet sequence (canary, batches, halt, rollback) and return its result.
+
+    ``interrupt`` (set by Ctrl-C, SIGTERM or SIGHUP) halts the run and rolls back
+    every touched host, as a failure does."""
+    start = time.monotonic()
+    pb = target.playbook
+    sink.emit(RunStarted(run_id, "rollout", pb.name, target.release.id,
+                         tuple(h.name for h in target.hosts),
+                         tuple(b.hosts for b in plan.batches)))
+    connections = Connections(connector)
+    job = HostJob(ctx=target.context(run_id), payload=stage.pack(target.release),
+                  get_transport=connections.get, reconnect=connections.fresh, sink=sink,
+                  stop=threading.Event(),
+                  timeout=pb.timeouts.command,
+                  roll_back_failed=plan.on_failure != "halt")
+    bake = None
+    if plan.bake_s and pb.health:
+        bake = partial(bake_canaries, target, connector, sink, seconds=plan.bake_s)
+    try:
+        run = run_fleet(plan, target.hosts, job, plan.halt_policy, on_failure=plan.on_failure,
+                        canary_only=canary_only, bake=bake, interrupt=interrupt)
+    finally:
+        connections.close_all()
+    duration = time.monotonic() - start
+    sink.emit(RunFinished(run_id, run.outcome.value, duration, run.rollback_duration))
+    return RunResult(run_id, "rollout", pb.name, target.release.id, run.outcome,
+                     in_order(run.hosts, (h.name for h in target.hosts)), duration,
+                     run.halt_reason, rollback_duration=run.rollback_duration)
+
+
+def bake_canaries(target: Target, connector: Connector, sink: EventSink,
+                  canaries: Sequence[Host], stop: threading.Event, *, seconds: float
+                  ) -> str | None:
+    """Watch the canaries' health for ``seconds``; the first critical sample fails them,
+    and so does the first one that cannot be read (unreachable).
+
+    Returns why the run must halt, or None when the canaries stayed healthy.
+    """
+    pb = target.playbook
+    spec = Watch(tuple(canaries), health_script(pb.name, pb.target, target.release, pb.health),
+                 pb.health, Schedule((), max(0.5, min(5.0, seconds / 6))), seconds,
+                 pb.strategy.forks, pb.timeouts.command)
+    tracker = Tracker(rollback_on=Level.CRITICAL, grace=1, unreachable_triggers=True)
+    log = SampleLog(Path(".fleet") / "monitor" / f"{pb.name}-bake-{new_run_id()}.jsonl")
+    for host in canaries:
+        sink.emit(StepStarted(host.name, "bake"))
+    started = time.monotonic()
+    try:
+        watch(spec, connector, tracker, log, stop=stop, on_round=lambda samples, alerts: None)
+    finally:
+        log.close()
+    for host in canaries:
+        level = tracker.levels.get(host.name, Level.OK)
+        bad = level in (Level.CRITICAL, Level.UNREACHABLE)
+        sink.emit(StepFinished(host.name, "bake", not bad,
+                               time.monotonic() - started, detail=f"health {level.value}",
+                               error=tracker.triggered if bad else None))
+    return f"canary health during the bake: {tracker.triggered}" if tracker.triggered else None
+
+
+def check(target: Target, connector: Connector, sink: EventSink, *, run_id: str,
+          forks: int) -> RunResult:
+    """Report per host which files a rollout would create or replace; writes nothing."""
+    start = time.monotonic()
+    pb, release = target.playbook, target.release
+    sink.emit(RunStarted(run_id, "check", pb.name, release.id,
+                         tuple(h.name for h in target.hosts), ()))
+    script = probe.script(pb.name, pb.target, release)
+
+    def one(host: Host, started: float) -> HostOutcome:
+        state = probe.parse(_run(connector, host, script, pb.timeouts.command), host.name)
+        created = tuple(f.name for f, s in zip(release.files, state.files, strict=True)
+                        if s.state == "absent")
+        replaced = tuple(f.name for f, s in zip(release.files, state.files, strict=True)
+                         if s.state != "absent" and (s.sha256, s.mode) != (f.sha256, f.mode))
+        on_release = state.current is not None and state.current.release == release.id
+        status = HostStatus.UNCHANGED if on_release and not created and not replaced \
+            else HostStatus.WOULD_CHANGE
+        return HostOutcome(host.name, status, time.monotonic() - started,
+                           release=state.current.release if state.current else None,
+                           created=created, replaced=replaced,
+                           error=f"locked by run {state.lock}" if state.lock else None)
+
+    outcomes = parallel(target.hosts, one, forks, sink)
+    failed = any(o.status is HostStatus.FAILED for o in outcomes.values())
+    outcome = Outcome.HALTED if failed else Outcome.CHECKED
+    duration = time.monotonic() - start
+    sink.emit(RunFinished(run_id, outcome.value, duration))
+    return RunResult(run_id, "check", pb.name, release.id, outcome,
+                     in_order(outcomes, (h.name for h in target.hosts)), duration)
+
+
+def _run(connector: Connector, host: Host, script: Script, timeout: float) -> CommandResult:
+    transport = connector(host)
+    try:
+        return send(transport, script, timeout=timeout)
+    finally:
+        transport.close()
