@@ -15,7 +15,7 @@ from tests.engine.world import World, manifest
 
 
 def with_health(world: World, health: str, **strategy: object) -> Path:
-    path = world.playbook(**strategy)
+    path = world.playbook(None, **strategy)
     path.write_text(path.read_text() + f"health:\n  - {health}\n")
     return path
 

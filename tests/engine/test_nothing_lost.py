@@ -282,7 +282,7 @@ def test_status_tells_a_host_that_answered_from_one_that_did_not(world: World) -
     """``error``: connected, but the state could not be read; ``unreachable``: no connection."""
     world.run(world.playbook())
     world.down.add("h2")
-    world.faults["h3"] = lambda command, stdin: result(  # type: ignore[assignment]
+    world.faults["h3"] = lambda command, stdin: result(
         "\x1b]0;title\x07", exit_code=1, stderr="sh: 1: cannot read\n")
     report = status_fleet("demo", "~/agents", world.hosts[:3], world.connector, forks=3,
                           timeout=30)

@@ -90,7 +90,7 @@ def test_answer_lost_after_prepare_counts_as_touched_and_is_cleaned(world: World
             return result("", exit_code=0)  # ...but the output was lost
         return None
 
-    world.faults["h1"] = lose_prepare_answer  # type: ignore[assignment]
+    world.faults["h1"] = lose_prepare_answer
     res, _ = world.run(world.playbook())
     assert res.hosts[0].status is HostStatus.ROLLED_BACK
     assert "no complete answer" in (res.hosts[0].error or "")
@@ -139,7 +139,7 @@ def test_stage_failure_after_backup_leaves_host_as_before(world: World) -> None:
             return result("ERR stage-verify 1\n", exit_code=1)
         return None
 
-    world.faults["h1"] = corrupt_stage  # type: ignore[assignment]
+    world.faults["h1"] = corrupt_stage
     res, _ = world.run(world.playbook())
     h1 = res.hosts[0]
     assert h1.status is HostStatus.ROLLED_BACK

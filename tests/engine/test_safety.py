@@ -137,8 +137,8 @@ def test_any_step_failures_leave_hosts_as_before_or_on_the_release(
     before = world.snapshot()
     pb = world.playbook(batch_size=1, on_failure=on_failure)
     after = {h: expected_after(m) for h, m in before.items()}
-    for host, step, kind in faults:
-        world.faults[host] = fault(world, host, step, kind)
+    for name, step, kind in faults:
+        world.faults[name] = fault(world, name, step, kind)
     res, _ = world.run(pb, run_id="20260101T000001Z-run")
     world.faults.clear()
     for outcome in res.hosts:

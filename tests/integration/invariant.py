@@ -41,7 +41,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from testfleet_helpers import HOME, HOSTS, STATE_DIR, TARGET, container, manifest_of_tar
+from testfleet_helpers import (
+    HOME,
+    HOSTS,
+    STATE_DIR,
+    TARGET,
+    container,
+    exec_demuxed,
+    manifest_of_tar,
+)
 
 Manifest = dict[str, tuple[str, int]]
 
@@ -129,9 +137,8 @@ def _tar_view(host: str, path: str, exclude: str | None = None,
     if exclude is not None:
         argv.append(f"--exclude=./{exclude}")
     for _ in range(3):
-        result_ = ctr.exec_run([*argv, "-cf", "-", "."], demux=True)
-        out, err = result_.output[0] or b"", result_.output[1] or b""
-        if result_.exit_code != 0:
+        code, out, err = exec_demuxed(ctr, [*argv, "-cf", "-", "."])
+        if code != 0:
             raise RuntimeError(f"{host}: tar of {path} failed: {err.decode(errors='replace')}")
         if out:  # a tar of a folder is never empty; docker exec, loaded, once gave nothing
             return manifest_of_tar(out, small)
@@ -429,9 +436,8 @@ def quick_host_snap(host: str, target: str = TARGET, name: str = NAME) -> HostSn
     "file changed as we read it" (a file renamed over mid-read is still read whole)."""
     target = _expand(target)
     parent, state = os.path.dirname(target), _state_dir(name)
-    result_ = container(host).exec_run(["sh", "-c", _ONE_TAR, "sh", parent, state], demux=True)
-    out, err = result_.output[0] or b"", result_.output[1] or b""
-    if result_.exit_code not in (0, 1):
+    code, out, err = exec_demuxed(container(host), ["sh", "-c", _ONE_TAR, "sh", parent, state])
+    if code not in (0, 1):
         raise RuntimeError(f"{host}: tar of {parent} and {state} failed: "
                            f"{err.decode(errors='replace')}")
     views, records = manifest_of_tar(out, _RECORDS) if out else ({}, {})

@@ -105,10 +105,10 @@ def _pwned_anywhere() -> list[str]:
 def test_awkward_file_names_deploy_and_roll_back_intact(tmp_path: Path) -> None:
     assert _pwned_anywhere() == [], "a /tmp/pwned exists before the test"
     source = tmp_path / "awkward"
-    for name, (data, mode) in AWKWARD.items():
+    for name, (content, mode) in AWKWARD.items():
         path = source / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        path.write_bytes(content)
         path.chmod(mode)
     names = list(AWKWARD)
     playbook = write_playbook(

@@ -161,10 +161,10 @@ def _pwned() -> list[str]:
 def test_awkward_names_deploy_and_roll_back_and_nothing_runs(tmp_path: Path) -> None:
     assert _pwned() == []
     source = tmp_path / "awkward"
-    for name, (data, mode) in AWKWARD.items():
+    for name, (content, mode) in AWKWARD.items():
         path = source / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        path.write_bytes(content)
         path.chmod(mode)
     for host in HOSTS:  # an old file with an awkward name, to be replaced and restored
         code, out = docker_exec(host, ["sh", "-c", 'printf "old\\n" > "$1/$2"', "sh", TARGET,

@@ -26,7 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import docker
 import docker.errors
@@ -154,11 +154,19 @@ def container(name: str) -> Container:
     return _client().containers.get(cname)
 
 
+def exec_demuxed(ctr: Container, cmd: list[str], user: str = "") -> tuple[int, bytes, bytes]:
+    """Run ``cmd`` (argv, no shell) in ``ctr`` and wait: (exit code, stdout, stderr)."""
+    result = ctr.exec_run(cmd, user=user, demux=True)
+    # docker's stubs give every exec_run one output type; with demux=True (and no
+    # stream) it is the (stdout, stderr) pair, each None when nothing was written.
+    stdout, stderr = cast("tuple[bytes | None, bytes | None]", result.output)
+    assert result.exit_code is not None, "exec_run without detach or stream has an exit code"
+    return result.exit_code, stdout or b"", stderr or b""
+
+
 def _exec(host: str, cmd: list[str], user: str = "root") -> tuple[int, bytes, bytes]:
     """Run ``cmd`` (argv, no shell) in the container of ``host``: (exit code, stdout, stderr)."""
-    result = container(host).exec_run(cmd, user=user, demux=True)
-    stdout, stderr = result.output
-    return int(result.exit_code), stdout or b"", stderr or b""
+    return exec_demuxed(container(host), cmd, user=user)
 
 
 def docker_exec(host: str, cmd: list[str], user: str = "root") -> tuple[int, bytes]:

@@ -174,7 +174,7 @@ class _NoLogin(paramiko.ServerInterface):
         return "password"
 
     def check_auth_password(self, username: str, password: str) -> int:
-        return paramiko.AUTH_FAILED
+        return paramiko.common.AUTH_FAILED
 
 
 @contextmanager

@@ -7,10 +7,12 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from fleet.engine import connections
 from fleet.errors import ConnectError
 from fleet.inventory.model import Host
 from fleet.transport import ssh
 from fleet.transport.knownhosts import load_known_hosts
+from fleet.transport.ssh import SshTransport
 from fleet.transport.sshconfig import (
     ConnectionParams,
     config_paths,
@@ -241,6 +243,12 @@ def host_key_line(name: str, key: paramiko.PKey) -> str:
     return f"{name} {key.get_name()} {key.get_base64()}\n"
 
 
+def _keys(client: paramiko.SSHClient, name: str) -> dict[str, paramiko.PKey] | None:
+    """The client's known keys for ``name``, as a plain dict (``None`` if it has none)."""
+    keys = client.get_host_keys().lookup(name)
+    return None if keys is None else dict(keys)
+
+
 def test_host_key_client_looks_up_the_resolved_name(tmp_path: Path) -> None:
     real, other = new_key(), new_key()
     known = tmp_path / "known_hosts"
@@ -248,11 +256,12 @@ def test_host_key_client_looks_up_the_resolved_name(tmp_path: Path) -> None:
     got = params(tmp_path, ALIAS)
     client = ssh._host_key_client(got, known, accept_new=False)
     # only the resolved name's keys, under the name paramiko checks
-    assert client.get_host_keys().lookup("[10.0.0.5]:2222") == {real.get_name(): real}
+    assert _keys(client, "[10.0.0.5]:2222") == {real.get_name(): real}
     assert client.get_host_keys().lookup("web1") is None
-    assert len(client._system_host_keys) == 0
+    assert len(client._system_host_keys) == 0  # type: ignore[attr-defined]  # private; not in paramiko's stubs
     with pytest.raises(paramiko.SSHException, match="not found in known_hosts"):
-        client._policy.missing_host_key(client, "[10.0.0.5]:2222", new_key())
+        client._policy.missing_host_key(  # type: ignore[attr-defined]  # private; not in paramiko's stubs
+            client, "[10.0.0.5]:2222", new_key())
     assert known.read_text().count("\n") == 2  # nothing recorded without accept_new
 
 
@@ -272,8 +281,8 @@ def test_host_key_client_with_an_alias_trusts_only_the_alias_entry(tmp_path: Pat
     known.write_text(host_key_line("web1.keys", real) + host_key_line("10.0.0.5", other))
     got = params(tmp_path, "Host web1\n  HostName 10.0.0.5\n  HostKeyAlias web1.keys\n")
     client = ssh._host_key_client(got, known, accept_new=False)
-    assert len(client._system_host_keys) == 0
-    assert client.get_host_keys().lookup("10.0.0.5") == {real.get_name(): real}
+    assert len(client._system_host_keys) == 0  # type: ignore[attr-defined]  # private; not in paramiko's stubs
+    assert _keys(client, "10.0.0.5") == {real.get_name(): real}
 
 
 def test_accept_new_records_under_the_known_hosts_name(tmp_path: Path) -> None:
@@ -281,25 +290,25 @@ def test_accept_new_records_under_the_known_hosts_name(tmp_path: Path) -> None:
     known = tmp_path / "sub" / "known_hosts"
     client = ssh._host_key_client(got, known, accept_new=True)
     new = new_key()
-    client._policy.missing_host_key(client, "[10.0.0.5]:2222", new)
+    client._policy.missing_host_key(  # type: ignore[attr-defined]  # private; not in paramiko's stubs
+        client, "[10.0.0.5]:2222", new)
     assert known.read_text() == host_key_line("[10.0.0.5]:2222", new)
 
 
 def test_connections_pass_the_inventory_settings(monkeypatch: pytest.MonkeyPatch,
                                                  tmp_path: Path) -> None:
-    from fleet.engine import connections
-
     seen: dict[str, object] = {}
+    made = object()
 
-    def fake_connect(name: str, **kwargs: object) -> str:
+    def fake_connect(name: str, **kwargs: object) -> object:
         seen.update(kwargs, name=name)
-        return "transport"
+        return made
 
-    monkeypatch.setattr(connections.SshTransport, "connect", fake_connect)
+    monkeypatch.setattr(SshTransport, "connect", fake_connect)
     host = Host(name="h1", address="web1", port=None, user=None, identity_file=None,
                 connection="ssh", known_hosts_file=tmp_path / "kh", groups=("all",), vars={},
                 proxy_jump="ops@bastion")
-    assert connections.connect(host, timeout=3) == "transport"
+    assert connections.connect(host, timeout=3) is made
     assert seen == {"name": "h1", "address": "web1", "port": None, "user": None,
                     "identity_file": None, "known_hosts": tmp_path / "kh", "timeout": 3,
                     "accept_new": False, "proxy_jump": "ops@bastion"}
