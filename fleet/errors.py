@@ -11,6 +11,7 @@ and step)::
     │   ├── HostKeyError(host, expected, got)     host key unknown or changed
     │   └── CommandTimeout(host, timeout)         a remote command outlived its timeout
     ├── CommandFailed(host, result)               a remote command exited non-zero
+    ├── BecomeRefused(host, message)              sudo refused before the step started: untouched
     ├── StepFailed(host, step, message)           a per-host step decided the host failed
     ├── RollbackFailed(host, message)             a host could not be put back
     └── RunIsLive(host, holder, owner)            another run holds the deployment: untouched
@@ -94,6 +95,24 @@ class CommandFailed(FleetError):
         self.result = result
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
         super().__init__(f"{host}: command exited {result.exit_code}: {tail[0]}")
+
+
+class BecomeRefused(FleetError):
+    """sudo (``become``) refused to run a step (wrong or missing password, user not
+    allowed) before the step started: nothing of it ran on the host.
+
+    Raised by the become transport. Not a :class:`TransportError`: the host
+    answered, and a lost answer (a TransportError) may mean the host was touched,
+    while this one says it was not. ``step`` is ``"become"``, the name reports give
+    the failure (as they did when it was a :class:`StepFailed`).
+    """
+
+    step = "become"
+
+    def __init__(self, host: str, message: str) -> None:
+        self.host = host
+        self.message = message
+        super().__init__(f"{host}: {self.step}: {message}")
 
 
 class StepFailed(FleetError):

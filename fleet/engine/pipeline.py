@@ -20,7 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from fleet.errors import FleetError, RollbackFailed, StepFailed, TransportError, reason
+from fleet.errors import (
+    BecomeRefused,
+    FleetError,
+    RollbackFailed,
+    StepFailed,
+    TransportError,
+    reason,
+)
 from fleet.errors import reason as reason_of
 from fleet.events import EventSink, HostFinished, StepFinished, StepStarted
 from fleet.inventory.model import Host
@@ -162,7 +169,7 @@ def _undo_after_failure(runner: _Runner, exc: Exception
         if runner.transport is None or isinstance(exc, TransportError):
             runner.transport = job.reconnect(runner.host)
         back = runner.step("rollback", lambda: undo_own_changes(runner.host, job))
-    except (RollbackFailed, TransportError, StepFailed) as undo_exc:
+    except (RollbackFailed, TransportError, StepFailed, BecomeRefused) as undo_exc:
         return HostStatus.ROLLBACK_FAILED, f"{cause}; then rollback failed: {reason(undo_exc)}", \
             None
     return HostStatus.ROLLED_BACK, cause, back

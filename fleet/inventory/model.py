@@ -17,7 +17,8 @@ class Host:
     ``port`` and ``user`` are None when no var sets them: ssh config, then
     ssh's defaults (22, the local user), decide. ``address`` is what ssh is
     asked to reach (``ansible_host``, else the name), so a ``Host`` alias in
-    ``~/.ssh/config`` applies. ``proxy_jump`` is an OpenSSH ProxyJump value.
+    ``~/.ssh/config`` applies. ``proxy_jump`` is an OpenSSH ProxyJump value
+    (loaded as a :class:`~fleet.inventory.sshargs.ProxyJump`: parsed once, at load).
     With ``become`` every step runs as ``become_user`` (root when None) via sudo.
     """
 

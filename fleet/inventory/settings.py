@@ -42,7 +42,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from fleet.inventory.sshargs import parse_proxy_jump, proxy_jump_from_args
+from fleet.inventory.sshargs import NO_JUMP, ProxyJump, proxy_jump_from_args
 
 _SETTINGS = {
     "ansible_host": "address", "host": "address", "ansible_ssh_host": "address",
@@ -143,7 +143,7 @@ def _setting(setting: str, value: object, base: Path) -> object:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"expected a non-empty string, {got}")
     if setting == "proxy_jump":
-        return _jump(value)
+        return _jump(ProxyJump(value))
     if setting in _ONE_WORD:
         if len(value.split()) != 1:
             raise ValueError(f"expected one word without spaces, {got}")
@@ -169,9 +169,9 @@ def _check_address(address: str) -> None:
                              "in ansible_port") from None
 
 
-def _jump(value: str) -> str:
-    """Return a checked ProxyJump value (``none`` in lower case); raise ValueError if bad."""
-    return value.strip() if parse_proxy_jump(value) else "none"
+def _jump(jump: ProxyJump) -> ProxyJump:
+    """Return a parsed ProxyJump value, any spelling of no jump as ``none``."""
+    return jump if jump.hops else NO_JUMP
 
 
 def proxy_jump_of(settings: Mapping[str, object]) -> str | None:

@@ -13,7 +13,9 @@ ignored, except ``ProxyCommand``, which fleet cannot honour and so refuses
 rather than silently connecting directly. ``parse_proxy_jump`` splits a value
 into hops, first hop first: ``[ssh://][user@]host[:port]``, comma-separated,
 IPv6 addresses in brackets, ``none`` for no jump. Both are pure; both raise
-``ValueError`` with a message that names the fix.
+``ValueError`` with a message that names the fix. ``ProxyJump`` is a value
+parsed once: the inventory loads each host's jump into one, and the transport
+reads its ``hops`` instead of parsing the text again for every connection.
 """
 
 from __future__ import annotations
@@ -37,6 +39,26 @@ class JumpHop:
     host: str
     user: str | None = None
     port: int | None = None
+
+
+class ProxyJump(str):
+    """A checked ProxyJump value: the text as written (stripped; it is what
+    ``Host.proxy_jump`` shows and compares equal to), with its ``hops`` parsed
+    once, when it is made.
+
+    A ``str`` because it *is* the OpenSSH value (ssh config and the inventory
+    spell it so); the parse rides along so no later reader parses it again.
+
+    Raises ``ValueError`` as :func:`parse_proxy_jump` does.
+    """
+
+    hops: tuple[JumpHop, ...]
+
+    def __new__(cls, spec: str) -> ProxyJump:
+        hops = parse_proxy_jump(spec)
+        value = super().__new__(cls, spec.strip())
+        value.hops = hops
+        return value
 
 
 def parse_proxy_jump(spec: str) -> tuple[JumpHop, ...]:
@@ -67,7 +89,7 @@ def _parse_hop(hop: str, spec: str) -> JumpHop:
     return JumpHop(host=match["v6"] or match["host"], user=match["user"] or None, port=port)
 
 
-def proxy_jump_from_args(args: str) -> str | None:
+def proxy_jump_from_args(args: str) -> ProxyJump | None:
     """Return the ProxyJump value an ssh argument string sets, or None if it sets none.
 
     ``-J x`` and ``-o ProxyJump=x`` are read; the first one wins, as in ssh.
@@ -80,7 +102,7 @@ def proxy_jump_from_args(args: str) -> str | None:
         words = shlex.split(args)
     except ValueError as exc:
         raise ValueError(f"cannot split {args!r} like a shell would: {exc}") from None
-    found: str | None = None
+    found: ProxyJump | None = None
     for flag, value in _options(words):
         jump: str | None = None
         if flag == "J":
@@ -88,8 +110,7 @@ def proxy_jump_from_args(args: str) -> str | None:
         elif flag == "o":
             jump = _jump_from_option(value)
         if jump is not None and found is None:
-            parse_proxy_jump(jump)  # raises if malformed
-            found = jump.strip()
+            found = ProxyJump(jump)  # raises if malformed
     return found
 
 
@@ -134,3 +155,7 @@ def _jump_from_option(option: str) -> str | None:
             raise ValueError(f"-o ProxyJump needs a value: {_HOP_FORM}")
         return value
     return None
+
+
+NO_JUMP = ProxyJump("none")
+"""The jump that turns a jump from ssh config off."""

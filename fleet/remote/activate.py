@@ -45,7 +45,7 @@ def script(ctx: DeployContext, *, commit: bool = False) -> Script:
             extra.append(assign(f"L{k}", limit))
         snippets.append(text)
     extra += [assign("NCHK", len(ctx.checks)), assign("COMMIT_HERE", int(commit)),
-              assign("KEEP", ctx.keep), assign("NOW", utc_now())]
+              assign("KEEP", ctx.keep), assign("NOW", utc_now(ctx.now))]
     return render("activate", ctx.base_vars(), extra, snippets=snippets,
                   then=("commit",) if commit else ())
 

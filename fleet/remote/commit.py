@@ -14,12 +14,13 @@ from fleet.transport.base import Script
 
 def script(ctx: DeployContext) -> Script:
     """Render the commit script."""
-    return render("commit", {**ctx.base_vars(), "KEEP": ctx.keep, "NOW": utc_now()})
+    return render("commit", {**ctx.base_vars(), "KEEP": ctx.keep, "NOW": utc_now(ctx.now)})
 
 
-def utc_now() -> str:
-    """The commit time the host records, from the controller's clock (UTC, seconds)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def utc_now(now: float | None = None) -> str:
+    """The commit time the host records, from the controller's clock (UTC, seconds);
+    ``now`` (seconds since the epoch) instead of the clock when given."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
 
 
 def parse(result: CommandResult, ctx: DeployContext, host: str) -> None:

@@ -31,12 +31,15 @@ class DeployContext:
     command_timeout: float = 120.0
     owner: Owner | None = None
     """The controller that holds the run's locks (None: this process)."""
+    now: float | None = None
+    """The controller's clock for leases and commit times (None: ``time.time()``
+    at each render); frozen only to render scripts deterministically, as in tests."""
 
     def base_vars(self) -> dict[str, str | int]:
         """Variables every script needs: the deployment, the run, and the lock's
         owner and lease (see :mod:`fleet.remote.liveness`), renewed with every step."""
         return {"NAME": self.name, "TARGET": self.target, "RUN": self.run_id,
-                "RELEASE": self.release.id, **lock_vars(self.command_timeout, self.owner)}
+                "RELEASE": self.release.id, **lock_vars(self.command_timeout, self.owner, self.now)}
 
     def file_vars(self) -> list[str]:
         """``N``, ``F_i`` (names), ``H_i`` (sha256), ``M_i`` (octal modes), ``ND``, ``D_j``."""
@@ -69,11 +72,13 @@ class DeployContext:
         return dirs[index] if 0 <= index < len(dirs) else f"#{index}"
 
 
-def lock_vars(command_timeout: float, owner: Owner | None = None) -> dict[str, str | int]:
+def lock_vars(command_timeout: float, owner: Owner | None = None,
+              now: float | None = None) -> dict[str, str | int]:
     """``OWNER`` (the controller, by default this one) and ``LEASE`` (until when
-    the run counts as live on the host) for a script that takes or holds a lock."""
+    the run counts as live on the host, from ``now``, by default the clock) for a
+    script that takes or holds a lock."""
     return {"OWNER": (owner or this_controller()).line(),
-            "LEASE": lease_until(time.time(), command_timeout)}
+            "LEASE": lease_until(time.time() if now is None else now, command_timeout)}
 
 
 def list_vars(count: int) -> list[str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fleet.errors import RollbackFailed, RunIsLive
 from fleet.remote.context import DeployContext, lock_vars
+from fleet.remote.liveness import Owner
 from fleet.remote.messages import failure_text
 from fleet.remote.script import render
 from fleet.results import CommandResult
@@ -26,7 +27,8 @@ class RolledBack:
 
 def script(name: str, target: str, run_id: str, undo: str, *, force: bool,
            missing_ok: bool = False, abandoned: str | None = None,
-           command_timeout: float = 120.0) -> Script:
+           command_timeout: float = 120.0, owner: Owner | None = None,
+           now: float | None = None) -> Script:
     """Render the rollback of run ``undo``'s changes, done by run ``run_id``.
 
     ``force`` skips the drift check. Unless ``missing_ok``, the backup of
@@ -34,12 +36,14 @@ def script(name: str, target: str, run_id: str, undo: str, *, force: bool,
     lock, staging and the target folders it recorded making cleared.
     ``abandoned`` is the lease the controller saw on ``undo``'s lock when it
     judged that run abandoned: the lock is taken over only while it is
-    unchanged (None: a lock held by ``undo`` is refused).
+    unchanged (None: a lock held by ``undo`` is refused). ``owner`` and
+    ``now`` are the lock's owner and the lease's clock (None: this process,
+    ``time.time()``; see :func:`fleet.remote.context.lock_vars`).
     """
     return render("rollback", {"NAME": name, "TARGET": target, "RUN": run_id,
                                "RELEASE": "-", "UNDO": undo, "FORCE": int(force),
                                "MISSING_OK": int(missing_ok), "ABANDONED": abandoned or "",
-                               **lock_vars(command_timeout)})
+                               **lock_vars(command_timeout, owner, now)})
 
 
 def in_run_script(ctx: DeployContext) -> Script:
@@ -50,7 +54,7 @@ def in_run_script(ctx: DeployContext) -> Script:
     and then only its lock, staging and recorded target folders are cleared.
     """
     return script(ctx.name, ctx.target, ctx.run_id, ctx.run_id, force=True, missing_ok=True,
-                  command_timeout=ctx.command_timeout)
+                  command_timeout=ctx.command_timeout, owner=ctx.owner, now=ctx.now)
 
 
 def parse(result: CommandResult, host: str) -> RolledBack:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import shlex
 
-from fleet.errors import CommandFailed, StepFailed
+from fleet.errors import BecomeRefused, CommandFailed
 from fleet.results import CommandResult
 from fleet.transport.base import BOOTSTRAP, Transport
 
@@ -53,7 +53,7 @@ class BecomeTransport:
         :class:`fleet.transport.Transport`.
 
         Raises:
-            StepFailed: sudo refused (wrong or missing password, user not allowed)
+            BecomeRefused: sudo refused (wrong or missing password, user not allowed)
                 before the step started.
         """
         if command != BOOTSTRAP:
@@ -66,10 +66,10 @@ class BecomeTransport:
             # Not one line from the step: it never started, sudo said no.
             said = [line for line in result.stderr.splitlines() if line.strip()]
             why = said[-1].strip() if said else f"exit code {result.exit_code}"
-            raise StepFailed(self.host, "become",
-                             f"sudo to {self._user!r} was refused ({why}); check the become "
-                             "password (FLEET_BECOME_PASSWORD, --ask-become-pass) and the "
-                             "sudoers rule")
+            raise BecomeRefused(self.host,
+                                f"sudo to {self._user!r} was refused ({why}); check the become "
+                                "password (FLEET_BECOME_PASSWORD, --ask-become-pass) and the "
+                                "sudoers rule")
         if check and not result.ok:
             raise CommandFailed(self.host, result)
         return result

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import paramiko
 
-from fleet.inventory.sshargs import JumpHop, parse_proxy_jump
+from fleet.inventory.sshargs import NO_JUMP, JumpHop, ProxyJump, parse_proxy_jump
 
 ENV_SSH_CONFIG = "FLEET_SSH_CONFIG"
 DEFAULT_PORT = 22
@@ -152,14 +152,18 @@ def _resolve(
     named = _strings(found, "identityfile")
     existing = [Path(f) for f in named if Path(f).is_file()]
     key_files = tuple(dict.fromkeys([*keys.own, *existing])) or keys.fallback
-    spec = str(jump if jump is not None else found.get("proxyjump") or "")
+    if isinstance(jump, ProxyJump):  # parsed once, when the inventory was loaded
+        spec, hops = str(jump), jump.hops
+    else:
+        spec = str(jump if jump is not None else found.get("proxyjump") or "")
+        hops = parse_proxy_jump(spec) if spec else ()
     gateway = None
-    for index, hop in enumerate(parse_proxy_jump(spec) if spec else ()):
+    for index, hop in enumerate(hops):
         if hop.host in (target.host, hostname) and hop.port in (None, port):
             break  # a jump to the host itself (Host * blocks): connect directly, as ssh does
         # The first hop follows its own ProxyJump; later hops go through the previous one.
         hop_params = _resolve(hop, config, _Keys((), keys.own or keys.fallback),
-                              None if index == 0 else "none", depth + 1)
+                              None if index == 0 else NO_JUMP, depth + 1)
         gateway = hop_params if gateway is None else replace(hop_params, gateway=gateway)
     command = found.get("proxycommand") if not spec else None
     return ConnectionParams(

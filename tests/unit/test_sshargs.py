@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import paramiko
 import pytest
 
+from fleet.inventory import sshargs
 from fleet.inventory.load import load_inventory
 from fleet.inventory.sshargs import JumpHop, parse_proxy_jump, proxy_jump_from_args
+from fleet.transport import sshconfig
 
 
 @pytest.mark.parametrize(("spec", "hops"), [
@@ -108,3 +111,26 @@ def test_jump_precedence_in_the_inventory(tmp_path: Path, group: dict[str, str],
     path = tmp_path / "inv.yml"
     path.write_text(f"all:\n  vars: {flow(group)}\n  hosts:\n    h1: {flow(host)}\n")
     assert load_inventory([path]).hosts[0].proxy_jump == jump
+
+
+def test_a_hosts_jump_is_parsed_once_at_load_not_per_connection(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    real = sshargs.parse_proxy_jump
+
+    def counting(spec: str) -> tuple[JumpHop, ...]:
+        parsed.append(spec)
+        return real(spec)
+
+    monkeypatch.setattr(sshargs, "parse_proxy_jump", counting)
+    monkeypatch.setattr(sshconfig, "parse_proxy_jump", counting)
+    path = tmp_path / "inv.yml"
+    path.write_text("all:\n  hosts:\n    h1: {ansible_ssh_common_args: '-J ops@bastion:2222'}\n")
+    host = load_inventory([path]).hosts[0]
+    for _ in range(2):  # two connections to the host
+        params = sshconfig.connection_params(
+            host.address, port=None, user="me", identity_file=None,
+            proxy_jump=host.proxy_jump, ssh_config=paramiko.SSHConfig())
+        assert [(h.hostname, h.port, h.user) for h in params.hops()] == [
+            ("bastion", 2222, "ops")]
+    assert parsed == ["ops@bastion:2222"]
