@@ -91,8 +91,10 @@ def test_every_golden_file_has_a_case() -> None:
 
 def test_scripts_do_not_depend_on_this_process() -> None:
     """The frozen owner and clock reach every script that takes or holds a lock."""
-    for make in (lambda: prepare.script(CTX), lambda: commit.script(CTX),
-                 lambda: rollback.in_run_script(CTX)):
+    makers: tuple[Callable[[], Script], ...] = (
+        lambda: prepare.script(CTX), lambda: commit.script(CTX),
+        lambda: rollback.in_run_script(CTX))
+    for make in makers:
         text = make().text
         assert "OWNER='controller-1 boot-0000 4242 12345'" in text
         assert "LEASE=1767225720" in text
