@@ -1,5 +1,8 @@
 """Typed events the engine emits; the journal and the live report subscribe.
 
+Statuses and outcomes are the enums of :mod:`fleet.results` (string enums:
+the run log writes their values, as before).
+
 Presentation stays at the edge: nothing here formats for a terminal.
 """
 
@@ -9,6 +12,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from fleet.results import HostStatus, Outcome
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ class HostFinished:
     """A host reached its final status in this phase of the run."""
 
     host: str
-    status: str
+    status: HostStatus
     duration: float
     error: str | None = None
 
@@ -81,7 +86,7 @@ class RunFinished:
     """The run ended."""
 
     run_id: str
-    outcome: str
+    outcome: Outcome
     duration: float
     rollback_duration: float | None = None
 

@@ -120,7 +120,7 @@ def _skip(names: Iterable[str], outcomes: dict[str, HostOutcome], sink: EventSin
     """Hosts never started: recorded (and reported) as skipped."""
     for name in names:
         outcomes[name] = HostOutcome(name, HostStatus.SKIPPED)
-        sink.emit(HostFinished(name, HostStatus.SKIPPED.value, 0.0))
+        sink.emit(HostFinished(name, HostStatus.SKIPPED, 0.0))
 
 
 def roll_back_hosts(undo: Sequence[HostOutcome], by_name: dict[str, Host], job: HostJob, *,

@@ -52,7 +52,7 @@ def parallel(hosts: Sequence[Host], one: Callable[[Host, float], HostOutcome], f
         except FleetError as exc:
             outcome = HostOutcome(host.name, HostStatus.FAILED, time.monotonic() - start,
                                   error=reason(exc))
-        sink.emit(HostFinished(host.name, outcome.status.value, outcome.duration, outcome.error))
+        sink.emit(HostFinished(host.name, outcome.status, outcome.duration, outcome.error))
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:

@@ -205,12 +205,12 @@ def roll_back_after_halt(host: Host, outcome: HostOutcome, job: HostJob, *,
         took = time.monotonic() - start
         why = reason_of(exc)
         job.sink.emit(StepFinished(host.name, "rollback", False, took, error=why))
-        job.sink.emit(HostFinished(host.name, HostStatus.ROLLBACK_FAILED.value, took, why))
+        job.sink.emit(HostFinished(host.name, HostStatus.ROLLBACK_FAILED, took, why))
         return replace(outcome, status=HostStatus.ROLLBACK_FAILED,
                        error=f"rollback failed: {why}")
     took = time.monotonic() - start
     job.sink.emit(StepFinished(host.name, "rollback", True, took))
-    job.sink.emit(HostFinished(host.name, HostStatus.ROLLED_BACK.value, took,
+    job.sink.emit(HostFinished(host.name, HostStatus.ROLLED_BACK, took,
                                outcome.error or f"rolled back: {reason}"))
     return replace(outcome, status=HostStatus.ROLLED_BACK, release=back.release,
                    error=outcome.error or "rolled back: the run halted")
@@ -228,7 +228,7 @@ def _finish(job: HostJob, host: Host, start: float, status: HostStatus, *,
         replaced=ready.replaced if ready else (), failed_step=failed_step,
     )
     if status is not HostStatus.INTERRUPTED:
-        job.sink.emit(HostFinished(host.name, status.value, duration, error))
+        job.sink.emit(HostFinished(host.name, status, duration, error))
     return outcome
 
 

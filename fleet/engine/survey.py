@@ -138,6 +138,6 @@ def refuse_live(command: str, name: str, run_id: str, hosts: Sequence[Host],
                                     error=f"held by live {live[h.name]}" if h.name in live
                                     else None) for h in hosts}
     duration = time.monotonic() - start
-    sink.emit(RunFinished(run_id, Outcome.HALTED.value, duration))
+    sink.emit(RunFinished(run_id, Outcome.HALTED, duration))
     return RunResult(run_id, command, name, None, Outcome.HALTED,
                      in_order(outcomes, (h.name for h in hosts)), duration, halt_reason=why)

@@ -82,7 +82,7 @@ def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conn
         connections.close_all()
     outcomes, outcome = settle(hosts, done, states, unread, empty=HostStatus.UNCHANGED)
     duration = time.monotonic() - start
-    sink.emit(RunFinished(run_id, outcome.value, duration))
+    sink.emit(RunFinished(run_id, outcome, duration))
     return RunResult(run_id, "recover", name, None, outcome,
                      in_order(outcomes, (h.name for h in hosts)), duration,
                      recovered_runs=tuple(sorted(unfinished)))

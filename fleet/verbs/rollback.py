@@ -63,7 +63,7 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
         connections.close_all()
     outcomes, outcome = settle(hosts, done, states, unread, empty=HostStatus.NOT_DEPLOYED)
     duration = time.monotonic() - start
-    sink.emit(RunFinished(run_id, outcome.value, duration, rollback_duration))
+    sink.emit(RunFinished(run_id, outcome, duration, rollback_duration))
     return RunResult(run_id, "rollback", name, newest, outcome,
                      in_order(outcomes, (h.name for h in hosts)), duration,
                      rollback_duration=rollback_duration, goal=goal_note)

@@ -86,7 +86,7 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
     finally:
         connections.close_all()
     duration = time.monotonic() - start
-    sink.emit(RunFinished(run_id, run.outcome.value, duration, run.rollback_duration))
+    sink.emit(RunFinished(run_id, run.outcome, duration, run.rollback_duration))
     return RunResult(run_id, "rollout", pb.name, target.release.id, run.outcome,
                      in_order(run.hosts, (h.name for h in target.hosts)), duration,
                      run.halt_reason, rollback_duration=run.rollback_duration)
@@ -149,7 +149,7 @@ def check(target: Target, connector: Connector, sink: EventSink, *, run_id: str,
     failed = any(o.status is HostStatus.FAILED for o in outcomes.values())
     outcome = Outcome.HALTED if failed else Outcome.CHECKED
     duration = time.monotonic() - start
-    sink.emit(RunFinished(run_id, outcome.value, duration))
+    sink.emit(RunFinished(run_id, outcome, duration))
     return RunResult(run_id, "check", pb.name, release.id, outcome,
                      in_order(outcomes, (h.name for h in target.hosts)), duration)
 
