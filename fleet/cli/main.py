@@ -25,16 +25,17 @@ from fleet.config.release import build_release
 from fleet.config.units import parse_duration
 from fleet.engine.connections import Connector, connect
 from fleet.engine.interrupts import Interrupt
-from fleet.engine.watch import Alert, SampleLog, Tracker, Watch, watch
+from fleet.engine.watch import SampleLog
 from fleet.errors import ConfigError
 from fleet.events import Broadcast, EventSink
 from fleet.inventory.limit import select_hosts
 from fleet.inventory.load import load_inventory
 from fleet.plan import build_plan
-from fleet.remote.health import Level, Sample, Schedule, health_script
+from fleet.remote.health import Level, Schedule
 from fleet.results import RunResult
 from fleet.runlog.history import list_runs, load_run, to_markdown
 from fleet.runlog.journal import Journal
+from fleet.verbs.monitor import MonitorSpec, monitor_fleet
 from fleet.verbs.recover import recover_fleet
 from fleet.verbs.rollback import rollback_fleet
 from fleet.verbs.rollout import Target, check, new_run_id, rollout
@@ -171,41 +172,26 @@ def monitor_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
     connector = _connector(pb, accept_new_hosts, ask_become_pass)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     log = SampleLog(log_path or Path(".fleet") / "monitor" / f"{pb.name}-{stamp}.jsonl")
-    tracker = Tracker(Level(rollback_on) if rollback_on else None, grace)
-    spec = Watch(target.hosts, health_script(pb.name, pb.target, target.release, pb.health),
-                 pb.health, schedule, seconds, pb.strategy.forks, pb.timeouts.command)
+    spec = MonitorSpec(schedule, seconds, Level(rollback_on) if rollback_on else None, grace)
     view = MonitorView(_console(stderr=True), f"monitor {pb.name}")
-    alerts: list[Alert] = []
 
-    def on_round(samples: list[Sample], new: list[Alert]) -> None:
-        view.round(samples, new)
-        alerts.extend(new)
+    def roll_back(reason: str) -> RunResult:
+        view.stop()
+        run_id = new_run_id()
+        return _finish_work(run_id, lambda sink, _: rollback_fleet(
+            pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=None,
+            force=False, forks=pb.strategy.forks, timeout=pb.timeouts.command),
+            banner=f"rolling the fleet back: {reason}")
 
     try:
         with Interrupt().installed() as interrupt:
-            rounds = watch(spec, connector, tracker, log, stop=interrupt.event,
-                           on_round=on_round)
+            result = monitor_fleet(target, connector, spec, log, stop=interrupt.event,
+                                   on_round=view.round, roll_back=roll_back)
     finally:
         view.stop()
-    result = None
-    if tracker.triggered:
-        run_id = new_run_id()
-        result = _finish_work(run_id, lambda sink, _: rollback_fleet(
-            pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=None,
-            force=False, forks=pb.strategy.forks, timeout=pb.timeouts.command),
-            banner=f"rolling the fleet back: {tracker.triggered}")
-        log.write("rollback", {"reason": tracker.triggered, "run_id": result.run_id,
-                               "outcome": result.outcome.value})
-    log.close()
     if as_json:
-        sys.stdout.write(json.dumps({
-            "command": "monitor", "playbook": pb.name, "rounds": rounds,
-            "alerts": [{"host": a.host, "from": a.before.value, "to": a.after.value,
-                        "why": a.why} for a in alerts],
-            "levels": {h: lv.value for h, lv in tracker.levels.items()}, "log": str(log.path),
-            "rollback": {"reason": tracker.triggered, **result.to_json()} if result else None,
-        }, ensure_ascii=False) + "\n")
-    sys.exit(0 if result is None else 3 if result.outcome.exit_code == 3 else 1)
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+    sys.exit(result.exit_code)
 
 
 def _raise(exc: Exception) -> None:
