@@ -31,7 +31,8 @@ from pydantic import (
 )
 
 from fleet.config.units import parse_duration, parse_percent
-from fleet.config.yamlfile import YamlDoc, config_error_from_validation, describe, load_yaml
+from fleet.config.validation import config_error_from_validation, describe
+from fleet.config.yamlfile import YamlDoc, load_yaml
 from fleet.errors import ConfigError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

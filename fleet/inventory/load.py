@@ -34,10 +34,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from fleet.config.validation import config_error_from_validation
 from fleet.config.yamlfile import (
     Loc,
     YamlDoc,
-    config_error_from_validation,
     dotted,
     load_yaml,
     looks_like_yaml_mapping,

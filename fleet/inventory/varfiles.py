@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from fleet.config.yamlfile import YamlDoc, describe, load_yaml
+from fleet.config.validation import describe
+from fleet.config.yamlfile import YamlDoc, load_yaml
 from fleet.errors import ConfigError
 
 _EXTENSIONS = (".yml", ".yaml", ".json")

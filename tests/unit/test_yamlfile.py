@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field, ValidationError
 
 from fleet.config import yamlfile
-from fleet.config.yamlfile import YamlDoc, config_error_from_validation, dotted, load_yaml
+from fleet.config.validation import config_error_from_validation
+from fleet.config.yamlfile import YamlDoc, dotted, load_yaml
 from fleet.errors import ConfigError
 
 
