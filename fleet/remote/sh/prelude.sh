@@ -260,6 +260,30 @@ runcheck() {
   [ "$_rc" = 0 ] || tail -n 5 "$_of" >&2
   rm -f "$_of" "$_of.late"
 }
+# find_drift BACKUP: call "drifted missing|changed NAME" for every file of the
+# backup's release that is gone from the target, or changed, since it was
+# deployed: one sha256 process for all the files, file by file only to name them.
+find_drift() {
+  _fb=$1
+  set --
+  _wants=
+  for _e in "$_fb"/e/*/; do
+    [ -f "$_e/new" ] || continue
+    readname "$_e/name"
+    read -r _want < "$_e/new"
+    if [ -L "$T/$n" ] || [ ! -f "$T/$n" ]; then drifted missing "$n"
+    else
+      set -- "$@" "$T/$n"
+      _wants="$_wants$_want$NL"
+    fi
+  done
+  [ $# -gt 0 ] && [ "$(shas "$@")$NL" != "$_wants" ] || return 0
+  for _p in "$@"; do
+    _want=${_wants%%"$NL"*}
+    _wants=${_wants#*"$NL"}
+    [ "$(fsha "$_p")" = "$_want" ] || drifted changed "${_p#"$T/"}"
+  done
+}
 # Recorded timestamps, UTC.
 # NOW comes from the controller where it can (one process fewer).
 now() { if [ -n "${NOW:-}" ]; then printf '%s\n' "$NOW"; else date -u +%Y-%m-%dT%H:%M:%SZ; fi; }

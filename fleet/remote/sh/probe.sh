@@ -33,30 +33,8 @@ done
 # Drift: files of the current release changed or removed since it was deployed.
 # Names go to stderr (they may hold anything); stdout only counts. One sha256
 # process for all files; file by file only when that finds a difference.
-if [ -n "${crun:-}" ] && [ -d "$S/backups/$crun/e" ]; then
-  set --
-  wants=
-  for e in "$S/backups/$crun"/e/*/; do
-    [ -f "$e/new" ] || continue
-    readname "$e/name"
-    read -r want < "$e/new"
-    if [ -L "$T/$n" ] || [ ! -f "$T/$n" ]; then
-      say "DRIFT missing"; printf 'missing: %s\n' "$n" >&2
-    else
-      set -- "$@" "$T/$n"
-      wants="$wants$want$NL"
-    fi
-  done
-  if [ $# -gt 0 ] && [ "$(shas "$@")$NL" != "$wants" ]; then
-    for p in "$@"; do
-      want=${wants%%"$NL"*}
-      wants=${wants#*"$NL"}
-      if [ "$(fsha "$p")" != "$want" ]; then
-        say "DRIFT changed"; printf 'changed: %s\n' "${p#"$T/"}" >&2
-      fi
-    done
-  fi
-fi
+drifted() { say "DRIFT $1"; printf '%s: %s\n' "$1" "$2" >&2; }
+if [ -n "${crun:-}" ] && [ -d "$S/backups/$crun/e" ]; then find_drift "$S/backups/$crun"; fi
 # Staging left behind: only where a run of this deployment recorded it would
 # stage (a folder of that name made by anyone else is not ours to report).
 for g in "$S"/stage-*; do

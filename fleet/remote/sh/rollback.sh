@@ -64,32 +64,9 @@ legacy=0
 [ -f "$B/format" ] || { [ -f "$B/committed" ] && legacy=1; }
 is_created() { [ -f "$1/created" ] || { [ "$legacy" = 1 ] && [ ! -f "$1/meta" ]; }; }
 if [ "$FORCE" != 1 ]; then
-  # Drift: one sha256 process for all the files; file by file only to name them.
   drift=0
-  set --
-  wants=
-  for e in "$B"/e/*/; do
-    [ -f "$e/new" ] || continue
-    readname "$e/name"
-    read -r want < "$e/new"
-    if [ -L "$T/$n" ] || [ ! -f "$T/$n" ]; then
-      printf 'changed since deployed: %s\n' "$n" >&2
-      drift=$((drift + 1))
-    else
-      set -- "$@" "$T/$n"
-      wants="$wants$want$NL"
-    fi
-  done
-  if [ $# -gt 0 ] && [ "$(shas "$@")$NL" != "$wants" ]; then
-    for p in "$@"; do
-      want=${wants%%"$NL"*}
-      wants=${wants#*"$NL"}
-      if [ "$(fsha "$p")" != "$want" ]; then
-        printf 'changed since deployed: %s\n' "${p#"$T/"}" >&2
-        drift=$((drift + 1))
-      fi
-    done
-  fi
+  drifted() { printf 'changed since deployed: %s\n' "$2" >&2; drift=$((drift + 1)); }
+  find_drift "$B"
   if [ "$drift" -gt 0 ]; then unlock; say "ERR drift $drift"; exit 1; fi
 fi
 clear_staging
