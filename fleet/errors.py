@@ -11,7 +11,8 @@ and step)::
     │   ├── HostKeyError(host, expected, got)     host key unknown or changed
     │   └── CommandTimeout(host, timeout)         a remote command outlived its timeout
     ├── CommandFailed(host, result)               a remote command exited non-zero
-    ├── BecomeRefused(host, message)              sudo refused before the step started: untouched
+    ├── NotStarted(host, message)                 the step never started: untouched
+    │   └── BecomeRefused                         sudo refused before the step started
     ├── StepFailed(host, step, message)           a per-host step decided the host failed
     ├── RollbackFailed(host, message)             a host could not be put back
     └── RunIsLive(host, holder, owner)            another run holds the deployment: untouched
@@ -97,22 +98,32 @@ class CommandFailed(FleetError):
         super().__init__(f"{host}: command exited {result.exit_code}: {tail[0]}")
 
 
-class BecomeRefused(FleetError):
-    """sudo (``become``) refused to run a step (wrong or missing password, user not
-    allowed) before the step started: nothing of it ran on the host.
+class NotStarted(FleetError):
+    """A step never started on the host: the login shell could not start fleet's
+    ``/bin/sh`` (no start line came back), so nothing of it ran there.
 
-    Raised by the become transport. Not a :class:`TransportError`: the host
-    answered, and a lost answer (a TransportError) may mean the host was touched,
-    while this one says it was not. ``step`` is ``"become"``, the name reports give
-    the failure (as they did when it was a :class:`StepFailed`).
+    Not a :class:`TransportError`: the host answered, and a lost answer (a
+    TransportError) may mean the host was touched, while this one says it was
+    not. ``step`` names the failure in reports.
     """
 
-    step = "become"
+    step = "shell"
 
     def __init__(self, host: str, message: str) -> None:
         self.host = host
         self.message = message
         super().__init__(f"{host}: {self.step}: {message}")
+
+
+class BecomeRefused(NotStarted):
+    """sudo (``become``) refused to run a step (wrong or missing password, user not
+    allowed) before the step started: nothing of it ran on the host.
+
+    Raised by the become transport; ``step`` is ``"become"``, the name reports
+    give the failure (as they did when it was a :class:`StepFailed`).
+    """
+
+    step = "become"
 
 
 class StepFailed(FleetError):

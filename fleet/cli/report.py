@@ -209,7 +209,7 @@ def history_table(runs: list[RunRecord], console: Console) -> None:
 
 
 _LEVEL_STYLE = {"ok": "green", "warn": "bold yellow", "critical": "bold red",
-                "unreachable": "bold magenta"}
+                "error": "bold red", "unreachable": "bold magenta"}
 
 
 class MonitorView:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from fleet.errors import (
-    BecomeRefused,
     FleetError,
+    NotStarted,
     RollbackFailed,
     StepFailed,
     TransportError,
@@ -169,7 +169,7 @@ def _undo_after_failure(runner: _Runner, exc: Exception
         if runner.transport is None or isinstance(exc, TransportError):
             runner.transport = job.reconnect(runner.host)
         back = runner.step("rollback", lambda: undo_own_changes(runner.host, job))
-    except (RollbackFailed, TransportError, StepFailed, BecomeRefused) as undo_exc:
+    except (RollbackFailed, TransportError, StepFailed, NotStarted) as undo_exc:
         return HostStatus.ROLLBACK_FAILED, f"{cause}; then rollback failed: {reason(undo_exc)}", \
             None
     return HostStatus.ROLLED_BACK, cause, back

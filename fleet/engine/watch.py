@@ -41,8 +41,8 @@ class Tracker:
     """Levels per host, their changes, and when the critical grace runs out.
 
     ``rollback_on`` (a level, or None for never) and ``grace`` (consecutive
-    samples at that level or worse) decide :attr:`triggered`. An unreachable
-    host triggers only with ``unreachable_triggers`` (the canary bake: a canary
+    samples at that level or worse) decide :attr:`triggered`. A host not read
+    (unreachable, or error) triggers only with ``unreachable_triggers`` (the canary bake: a canary
     that cannot be read must not let the batches go); ``fleet monitor`` leaves
     it out, as a host that cannot be reached could not be rolled back anyway.
     """
@@ -66,7 +66,7 @@ class Tracker:
                 alerts.append(Alert(sample.host, before, level, sample.ts, why))
             self.levels[sample.host] = level
             bad = self.rollback_on is not None and (
-                self.unreachable_triggers if level is Level.UNREACHABLE
+                self.unreachable_triggers if level.unread
                 else level.rank >= self.rollback_on.rank)
             self.streak[sample.host] = self.streak.get(sample.host, 0) + 1 if bad else 0
             if self.triggered is None and self.streak[sample.host] >= self.grace:

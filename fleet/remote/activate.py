@@ -84,6 +84,7 @@ def parse(result: CommandResult, ctx: DeployContext, host: str) -> Activated:
     failed = [o for o in outcomes if not o.ok]
     if failed or missing:
         why = "; ".join(o.message for o in failed) or "a check gave no answer"
-        tail = result.stderr.strip().splitlines()[-1:]
+        tail = [line[len("output: "):] for line in result.stderr.splitlines()
+                if line.startswith("output: ")][-1:]
         raise StepFailed(host, "validate", why + (f" (output: {tail[0]})" if tail else ""))
     return Activated(tuple(outcomes), result.ok and ["COMMITTED"] in lines)

@@ -16,7 +16,7 @@ from enum import StrEnum
 from fleet.config.playbook import AccessTimeHealth, HealthCheck, MemoryHealth
 from fleet.config.release import Release
 from fleet.config.units import parse_duration
-from fleet.errors import FleetError, reason
+from fleet.errors import FleetError, TransportError, reason
 from fleet.remote.checks import judge, label, snippet
 from fleet.remote.script import assign, indexed, render
 from fleet.transport.base import Script, Transport, send
@@ -28,12 +28,20 @@ class Level(StrEnum):
     OK = "ok"
     WARN = "warn"
     CRITICAL = "critical"
+    ERROR = "error"
+    """Connected, but the host's health could not be read."""
     UNREACHABLE = "unreachable"
+    """No connection."""
 
     @property
     def rank(self) -> int:
-        """0 for ok up to 3 for unreachable."""
+        """0 for ok up to 4 for unreachable."""
         return list(Level).index(self)
+
+    @property
+    def unread(self) -> bool:
+        """True when the host was not read (error or unreachable)."""
+        return self in (Level.ERROR, Level.UNREACHABLE)
 
 
 @dataclass(frozen=True)
@@ -48,18 +56,20 @@ class Reading:
 
 @dataclass(frozen=True)
 class Sample:
-    """All readings of one host at one time (``error`` when it could not be read)."""
+    """All readings of one host at one time (``error`` when it could not be read;
+    ``connected``: it answered all the same, so it is not unreachable)."""
 
     host: str
     ts: float
     readings: tuple[Reading, ...]
     error: str | None = None
+    connected: bool = False
 
     @property
     def level(self) -> Level:
-        """The worst level among the readings (unreachable when not read)."""
+        """The worst level among the readings (error or unreachable when not read)."""
         if self.error is not None:
-            return Level.UNREACHABLE
+            return Level.ERROR if self.connected else Level.UNREACHABLE
         return max((r.level for r in self.readings), key=lambda lv: lv.rank, default=Level.OK)
 
 
@@ -100,16 +110,21 @@ def grade(check: HealthCheck, words: Sequence[str]) -> Reading:
 
 def sample_host(host: str, transport: Transport, script: Script,
                 checks: Sequence[HealthCheck], timeout: float) -> Sample:
-    """Measure one host once; a host that cannot be read gives an ``error`` sample."""
+    """Measure one host once; a host that cannot be read gives an ``error`` sample
+    (``connected`` when the host answered all the same)."""
     now = time.time()
     try:
         result = send(transport, script, timeout=timeout)
     except FleetError as exc:
-        return Sample(host, now, (), error=reason(exc))
+        # no answer in time, or a broken connection: unreachable; an answer
+        # that was not a step's (the login shell refused) is an error
+        return Sample(host, now, (), error=reason(exc),
+                      connected=not isinstance(exc, TransportError))
     answers = {int(w[1]): w[2:] for w in result.lines()
                if w[0] == "CHECK" and len(w) > 2 and w[1].isdigit()}
     if ["HEALTH_DONE"] not in result.lines():
-        return Sample(host, now, (), error=f"no complete answer (exit {result.exit_code})")
+        return Sample(host, now, (), error=f"no complete answer (exit {result.exit_code})",
+                      connected=True)
     return Sample(host, now, tuple(grade(c, answers.get(k, [])) for k, c in enumerate(checks)))
 
 

@@ -60,7 +60,8 @@ def failure_text(result: CommandResult, name_of: Namer, dir_of: Namer | None = N
     for words in result.lines():
         if words[0] == "ERR":
             text = describe(words[1:], name_of, dir_of)
-            extra = result.stderr.strip()
-            return f"{text}: {extra}" if extra and words[1] == "untar" else text
+            said = [line[len("untar: "):] for line in result.stderr.splitlines()
+                    if line.startswith("untar: ")]
+            return f"{text}: {said[-1]}" if said and words[1] == "untar" else text
     tail = result.stderr.strip().splitlines()[-1:] or [f"exit code {result.exit_code}"]
     return f"remote shell failed: {tail[0]}"

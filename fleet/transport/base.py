@@ -10,13 +10,24 @@ input (see :meth:`Script.wire`). Scripts are rendered by :mod:`fleet.remote.scri
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from fleet.errors import NotStarted
 from fleet.results import CommandResult
 
 BOOTSTRAP = "exec /bin/sh -c 'IFS= read -r _b; eval \"$_b\"'"
 """The one command every step sends: ``/bin/sh`` reads its first stdin line and runs it."""
+
+STARTED = "--fleet:step-started--"
+"""The frame's start: the first thing a step prints, on its own line, on stdout and
+on stderr, before it reads its script. Whatever came before it (a login shell's
+or an rc file's output, with or without a newline) is not the step's."""
+
+SHELL_PROBE = "echo $SHELL"
+"""Asked only after a step never started, to name the login shell that failed it
+(it reads the same in every shell)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,9 @@ class Script:
         script (exactly its length in bytes, so nothing of what follows is
         consumed), the script, then the step's own input."""
         body = self.text.encode("utf-8", "surrogateescape")
-        head = f'_bn={len(body)}; _bs=$(dd bs=1 count=$_bn 2>/dev/null); eval "$_bs"\n'
+        head = (f"_bn={len(body)}; printf '\\n%s\\n' {STARTED} >&2; "
+                f"printf '\\n%s\\n' {STARTED}; "
+                '_bs=$(dd bs=1 count=$_bn 2>/dev/null); eval "$_bs"\n')
         return head.encode("ascii") + body + (self.stdin or b"")
 
 
@@ -75,11 +88,55 @@ class Transport(Protocol):
 
 
 def send(transport: Transport, script: Script, *, timeout: float) -> CommandResult:
-    """Run a rendered step script on the host and return its result, whatever
-    its exit code (the step's ``parse`` judges the answer).
+    """Run a rendered step script on the host and return its framed result (only
+    what the step printed, see :func:`unframe`), whatever its exit code (the
+    step's ``parse`` judges the answer).
 
     Raises:
+        NotStarted: the step never started (the login shell could not start
+            ``/bin/sh``): nothing of it ran on the host.
         CommandTimeout: it did not finish within ``timeout`` seconds.
         TransportError: the connection broke.
     """
-    return transport.run(script.command(), stdin=script.wire(), timeout=timeout, check=False)
+    result = transport.run(script.command(), stdin=script.wire(), timeout=timeout, check=False)
+    framed = unframe(result)
+    if framed is None:
+        raise NotStarted(transport.host, _not_started(transport, result, timeout))
+    return framed
+
+
+def unframe(result: CommandResult) -> CommandResult | None:
+    """The part of ``result`` the step itself printed: stdout and stderr after the
+    :data:`STARTED` line (a login shell's or an rc file's output before it is
+    dropped). None when the step never started (no such line on stdout)."""
+    out = _after_mark(result.stdout)
+    if out is None:
+        return None
+    err = _after_mark(result.stderr)
+    return dataclasses.replace(result, stdout=out, stderr=result.stderr if err is None else err)
+
+
+def _after_mark(text: str) -> str | None:
+    mark = f"\n{STARTED}\n"
+    cut = text.find(mark)
+    if cut < 0:
+        return None
+    return text[cut + len(mark):]
+
+
+def _not_started(transport: Transport, result: CommandResult, timeout: float) -> str:
+    """Why a step never started, naming the login shell (asked once, when it answers)."""
+    said = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    why = said[-1] if said else f"exit code {result.exit_code}"
+    shell = "the login shell"
+    try:
+        probe = transport.run(SHELL_PROBE, timeout=min(timeout, 10.0), check=False)
+    except Exception:
+        probe = None
+    if probe is not None:
+        paths = [w for line in probe.stdout.splitlines() for w in line.split()
+                 if w.startswith("/") and w.isprintable()]
+        if paths:
+            shell = f"the login shell ({paths[-1]})"
+    return (f"{shell} could not start fleet's /bin/sh: {why}; nothing was run on the host "
+            "(fleet needs a POSIX /bin/sh there)")

@@ -19,7 +19,11 @@ import shlex
 
 from fleet.errors import BecomeRefused, CommandFailed
 from fleet.results import CommandResult
-from fleet.transport.base import BOOTSTRAP, Transport
+from fleet.transport.base import BOOTSTRAP, STARTED, Transport
+
+SUDO_NEXT = "--fleet:sudo-next--"
+"""Printed (on stdout and stderr) by the wrapper line just before it calls sudo: with
+it and without the step's own :data:`~fleet.transport.base.STARTED`, sudo said no."""
 
 _INNER = shlex.quote("IFS= read -r _b; eval \"$_b\"")
 
@@ -29,6 +33,7 @@ def wrapper_line(user: str) -> str:
     bootstrap input) as ``user`` through sudo."""
     who = shlex.quote(user)
     return (
+        f"printf '\\n%s\\n' {SUDO_NEXT}; printf '\\n%s\\n' {SUDO_NEXT} >&2; "
         "IFS= read -r _pw; "
         f"if sudo -n -u {who} true >/dev/null 2>&1; then unset _pw; "
         f"sudo -n -H -u {who} /bin/sh -c {_INNER}; exit $?; fi; "
@@ -62,9 +67,12 @@ class BecomeTransport:
         secret = (self._password or "").encode() + b"\n"
         result = self._inner.run(BOOTSTRAP, stdin=head + secret + (stdin or b""),
                                  timeout=timeout, check=False)
-        if not result.ok and not result.stdout.strip():
-            # Not one line from the step: it never started, sudo said no.
-            said = [line for line in result.stderr.splitlines() if line.strip()]
+        mark = f"\n{SUDO_NEXT}\n"
+        if mark in result.stdout and f"\n{STARTED}\n" not in result.stdout:
+            # The wrapper ran, the step never started: sudo said no (what it
+            # said is on stderr after the wrapper's mark, rc-file noise before).
+            said = [line for line in result.stderr.rpartition(mark)[2].splitlines()
+                    if line.strip()]
             why = said[-1].strip() if said else f"exit code {result.exit_code}"
             raise BecomeRefused(self.host,
                                 f"sudo to {self._user!r} was refused ({why}); check the become "

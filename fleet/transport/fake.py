@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from fleet.errors import CommandFailed
 from fleet.results import CommandResult
-from fleet.transport.base import Transport
+from fleet.transport.base import STARTED, Transport
 
 Handler = Callable[[str, "bytes | None"], "CommandResult | None"]
 
@@ -58,7 +58,12 @@ class FakeTransport:
             self.inner.close()
 
 
-def result(stdout: str = "", *, exit_code: int | None = 0, stderr: str = "") -> CommandResult:
-    """Build a :class:`CommandResult` for a handler to return."""
+def result(stdout: str = "", *, exit_code: int | None = 0, stderr: str = "",
+           started: bool = True) -> CommandResult:
+    """Build a :class:`CommandResult` for a handler to return: framed as a step
+    that started prints it (``started=False``: as a login shell that never ran it)."""
+    if started:
+        stdout = f"\n{STARTED}\n{stdout}"
+        stderr = f"\n{STARTED}\n{stderr}"
     return CommandResult(command="", exit_code=exit_code, stdout=stdout, stderr=stderr,
                          duration=0.0)

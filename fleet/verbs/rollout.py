@@ -115,7 +115,7 @@ def bake_canaries(target: Target, connector: Connector, sink: EventSink,
         log.close()
     for host in canaries:
         level = tracker.levels.get(host.name, Level.OK)
-        bad = level in (Level.CRITICAL, Level.UNREACHABLE)
+        bad = level is Level.CRITICAL or level.unread
         sink.emit(StepFinished(host.name, "bake", not bad,
                                time.monotonic() - started, detail=f"health {level.value}",
                                error=tracker.triggered if bad else None))

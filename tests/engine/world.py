@@ -59,6 +59,8 @@ class World:
     faults: dict[str, Callable[[str, bytes | None], object]] = field(default_factory=dict)
     connects: dict[str, int] = field(default_factory=dict)
     down: set[str] = field(default_factory=set)
+    shells: dict[str, Callable[[Transport], Transport]] = field(default_factory=dict)
+    """host -> a wrapper standing for its login shell (e.g. one whose rc file prints)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def home(self, host: str) -> Path:
@@ -75,7 +77,9 @@ class World:
             self.connects[host.name] = self.connects.get(host.name, 0) + 1
         if host.name in self.down:
             raise ConnectError(host.name, "cannot reach it: no route to host")
-        inner = LocalTransport(host.name, env={"HOME": str(self.home(host.name))})
+        inner: Transport = LocalTransport(host.name, env={"HOME": str(self.home(host.name))})
+        if host.name in self.shells:
+            inner = self.shells[host.name](inner)
         fault = self.faults.get(host.name)
         if fault is None:
             return inner

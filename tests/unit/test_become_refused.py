@@ -17,13 +17,18 @@ from fleet.inventory.model import Host
 from fleet.remote.context import DeployContext
 from fleet.results import CommandResult, HostStatus
 from fleet.transport.base import BOOTSTRAP
-from fleet.transport.become import BecomeTransport
-from fleet.transport.fake import FakeTransport
+from fleet.transport.become import SUDO_NEXT, BecomeTransport
+from fleet.transport.fake import FakeTransport, result
 
 HOST = Host(name="h1", address="h1", port=None, user=None, identity_file=None,
             connection="ssh", known_hosts_file=Path("/nonexistent"), groups=(), vars={},
             become=True)
-REFUSED = CommandResult(BOOTSTRAP, 1, "", "sudo: a password is required\n", 0.01)
+# As over SSH to a host whose rc file prints (on both streams, the last line
+# without a newline): the wrapper's mark, then sudo's refusal.
+REFUSED = CommandResult(
+    BOOTSTRAP, 1, f"\x1b]0;title\x07Welcome!\n{SUDO_NEXT}\n",
+    f"rc: a banner on stderr\nno newline here\n{SUDO_NEXT}\nsudo: a password is required\n",
+    0.01)
 WHY = ("become: sudo to 'root' was refused (sudo: a password is required); check the "
        "become password (FLEET_BECOME_PASSWORD, --ask-become-pass) and the sudoers rule")
 
@@ -37,7 +42,7 @@ def job_with(refuse: set[str], answers: dict[str, str]) -> tuple[HostJob, FakeTr
         step = text.split("# fleet step: ", 1)[1].split("\n", 1)[0]
         if step in refuse:
             return REFUSED
-        return CommandResult(command, 0, answers[step], "", 0.01)
+        return result(f"{SUDO_NEXT}\n{answers[step]}")
 
     fake = FakeTransport("h1", handler)
     transport = BecomeTransport(fake, None, "pw")

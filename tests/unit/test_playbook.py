@@ -14,6 +14,8 @@ from fleet.config.playbook import (
     AccessTimeHealth,
     CommandCheck,
     ContainsCheck,
+    MemoryCheck,
+    MemoryHealth,
     NonEmptyCheck,
     Playbook,
     Strategy,
@@ -176,8 +178,13 @@ def test_example_playbook_loads() -> None:
     assert sorted(pb.file_list) == sorted(p.name for p in pb.source_dir.iterdir())
     assert (pb.strategy.canary, pb.strategy.batch_size, pb.strategy.forks) == (1, 2, 20)
     assert [type(c) for c in pb.checks] == [NonEmptyCheck, ContainsCheck, CommandCheck,
-                                            AccessTimeCheck]
-    assert pb.health == (AccessTimeHealth(type="access_time", warn_ms=10, critical_ms=50),)
+                                            AccessTimeCheck, MemoryCheck]
+    # the seed runbook's gates: above 50 ms or 50 MB rolls back
+    assert pb.checks[3] == AccessTimeCheck(type="access_time", max_ms=50)
+    assert pb.checks[4] == MemoryCheck(type="memory", process="claude", max_mb=50)
+    assert pb.health == (AccessTimeHealth(type="access_time", warn_ms=5, critical_ms=50),
+                         MemoryHealth(type="memory", process="claude", warn_mb=20,
+                                      critical_mb=50))
     contains = pb.checks[1]
     assert isinstance(contains, ContainsCheck)
     assert contains.pattern in (pb.source_dir / contains.file).read_text()

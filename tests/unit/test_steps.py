@@ -95,12 +95,13 @@ def test_activate_names_each_failed_check(tmp_path: Path) -> None:
     bad = ("STEP activate\nSTEP validate\nCHECK sha FAIL 1\nCHECK 0 FAIL 1\nCHECK 1 EXIT 3\n"
            "VALIDATED\n")
     with pytest.raises(StepFailed) as info:
-        activate.parse(out(bad, stderr="boom\n"), ctx, "h")
+        activate.parse(out(bad, stderr="rc-file noise\noutput: boom\nlate noise"), ctx, "h")
     assert info.value.step == "validate"
     assert "'sub/b c.md' on the host does not match" in info.value.message
     assert "non_empty failed: sub/b c.md is empty" in info.value.message
     assert "exited 3" in info.value.message
-    assert "boom" in info.value.message
+    assert "(output: boom)" in info.value.message
+    assert "noise" not in info.value.message
     with pytest.raises(StepFailed) as info:
         activate.parse(out("STEP activate\nERR activate 0\n", 1), ctx, "h")
     assert info.value.step == "activate"
@@ -140,7 +141,12 @@ def test_a_check_that_gives_no_answer_fails(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("check", "words", "ok", "text"), [
     (AccessTimeCheck(type="access_time", max_ms=5), ["VALUE", "4000"], True, ""),
     (AccessTimeCheck(type="access_time", max_ms=5), ["VALUE", "6000"], False, "6.0 ms > 5 ms"),
-    (AccessTimeCheck(type="access_time", max_ms=5), ["UNSUPPORTED"], False, "%N"),
+    (AccessTimeCheck(type="access_time", max_ms=5), ["UNSUPPORTED", "clock"], False,
+     "no sub-millisecond clock"),
+    (MemoryCheck(type="memory", process="claude", max_mb=5), ["UNSUPPORTED", "ps"], False,
+     "ps cannot list"),
+    (AccessTimeCheck(type="access_time", max_ms=5), ["UNSUPPORTED"], False,
+     "cannot measure"),
     (MemoryCheck(type="memory", process="claude", max_mb=1), ["VALUE", "1024"], True, ""),
     (MemoryCheck(type="memory", process="claude", max_mb=1), ["VALUE", "2048"], False, "2.0 MB"),
     (CommandCheck(type="command", run="x", timeout=3), ["EXIT", "124"], False, "timed out"),

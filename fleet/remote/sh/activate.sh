@@ -85,7 +85,7 @@ verdict() {  # verdict K WORD [ARG]
   esac
 }
 say() {
-  printf '%s\n' "$*"
+  printf '\n%s\n' "$*"
   case $* in
     "CHECK "*) _v=$*; set -f; set -- $_v; set +f; verdict "$2" "$3" "${4-}" ;;
   esac

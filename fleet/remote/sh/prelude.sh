@@ -19,7 +19,7 @@ esac
 if command -v sha256sum >/dev/null 2>&1; then SHA=sha256sum; else SHA="shasum -a 256"; fi
 NL='
 '
-say() { printf '%s\n' "$*"; }
+say() { printf '\n%s\n' "$*"; }  # a line of its own, whatever was printed before it
 fsha() { _r=$($SHA < "$1" 2>/dev/null) || return 1; printf '%s' "${_r%% *}"; }
 # GNU/busybox stat (-c) or BSD stat (-f): Linux has both /proc/self/stat and
 # a stat with -c, so only other systems pay a process to find out.
@@ -239,7 +239,8 @@ rm_tdirs() {
 # runcheck TIMEOUT CODE: run a check's shell CODE in the current folder with
 # no stdin, without a new command line (ps shows no check); its exit code in
 # $_rc, 124 when it outlived TIMEOUT seconds (it is then stopped), and the last
-# lines of its output on stderr when it failed. No GNU timeout needed; the
+# lines of its output on stderr when it failed (each marked "output: ", so that
+# nothing else on stderr, e.g. an rc file's late noise, passes for it). No GNU timeout needed; the
 # output goes to a file, so nothing the check leaves running in the
 # background can hold the step's answer open.
 runcheck() {
@@ -257,9 +258,36 @@ runcheck() {
   kill -TERM "$_wd" 2>/dev/null
   wait "$_wd" 2>/dev/null
   [ -f "$_of.late" ] && _rc=124
-  [ "$_rc" = 0 ] || tail -n 5 "$_of" >&2
+  [ "$_rc" = 0 ] || { printf '\n'; tail -n 5 "$_of" | sed 's/^/output: /'; } >&2
   rm -f "$_of" "$_of.late"
 }
+# usec_stat FILE...: the µs one `stat` process takes over FILE..., for hosts
+# whose `date` has no %N: timed by perl's Time::HiRes (every Mac has perl),
+# else by busybox's adjtimex; prints nothing when the host has neither.
+usec_stat() {
+  if command -v perl >/dev/null 2>&1; then
+    perl -MTime::HiRes=time -e 'open(my $o, ">&", \*STDOUT) or exit 1;
+      open(STDOUT, ">", "/dev/null"); open(STDERR, ">", "/dev/null");
+      my $t = time; system("stat", @ARGV); printf $o "%d\n", (time - $t) * 1e6' -- "$@"
+  elif _a0=$(adjusec); then
+    stat "$@" >/dev/null 2>&1
+    _a1=$(adjusec) && printf '%s\n' "$((_a1 - _a0))"
+  fi
+}
+# adjusec: the clock in µs from busybox's adjtimex (read only; its tv_usec
+# holds ns when the kernel's status has STA_NANO, 8192).
+adjusec() {
+  adjtimex 2>/dev/null | awk '$1 == "time.tv_sec:" {s = $2} $1 == "time.tv_usec:" {u = $2}
+    $1 == "status:" {st = $2}
+    END {if (s == "" || u == "") exit 1; if (int(st / 8192) % 2) u = int(u / 1000)
+      printf "%d%06d\n", s, u}'
+}
+# The awk that sums `ps -o rss= -o comm=` lines whose name holds $P, in KB
+# (busybox's ps writes large values as 10m or 1.2g); "none" when ps listed nothing.
+RSS_AWK='{r = $1; $1 = ""; sub(/^ /, ""); u = substr(r, length(r))
+  if (u == "m") r *= 1024; else if (u == "g") r *= 1048576; else if (u == "t") r *= 1073741824
+  if (index($0, ENVIRON["P"]) > 0) s += r}
+  END {if (NR == 0) print "none"; else printf "%d\n", s}'
 # find_drift BACKUP: call "drifted missing|changed NAME" for every file of the
 # backup's release that is gone from the target, or changed, since it was
 # deployed: one sha256 process for all the files, file by file only to name them.

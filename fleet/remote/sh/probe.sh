@@ -33,7 +33,7 @@ done
 # Drift: files of the current release changed or removed since it was deployed.
 # Names go to stderr (they may hold anything); stdout only counts. One sha256
 # process for all files; file by file only when that finds a difference.
-drifted() { say "DRIFT $1"; printf '%s: %s\n' "$1" "$2" >&2; }
+drifted() { say "DRIFT $1"; printf '\n%s: %s\n' "$1" "$2" >&2; }
 if [ -n "${crun:-}" ] && [ -d "$S/backups/$crun/e" ]; then find_drift "$S/backups/$crun"; fi
 # Staging left behind: only where a run of this deployment recorded it would
 # stage (a folder of that name made by anyone else is not ours to report).

@@ -65,7 +65,7 @@ legacy=0
 is_created() { [ -f "$1/created" ] || { [ "$legacy" = 1 ] && [ ! -f "$1/meta" ]; }; }
 if [ "$FORCE" != 1 ]; then
   drift=0
-  drifted() { printf 'changed since deployed: %s\n' "$2" >&2; drift=$((drift + 1)); }
+  drifted() { printf '\nchanged since deployed: %s\n' "$2" >&2; drift=$((drift + 1)); }
   find_drift "$B"
   if [ "$drift" -gt 0 ]; then unlock; say "ERR drift $drift"; exit 1; fi
 fi
@@ -76,7 +76,7 @@ if ! stagedir "$UNDO"; then place_staging || give_up stage-place; G="$_gpre$UNDO
 load_tp || give_up target-moved
 into "" || give_up target-moved
 fails=0
-refuse() { printf '%s\n' "$*" >&2; fails=$((fails + 1)); }
+refuse() { printf '\n%s\n' "$*" >&2; fails=$((fails + 1)); }
 # Files the run created go, each removed inside its real folder (never
 # through a link); one rm per run of files in the same folder.
 flush_rm() {

@@ -8,7 +8,7 @@ if [ -e "$G" ] || [ -L "$G" ]; then rm -rf "$G"; fi
 mkdir "$G" || { cat >/dev/null; say "ERR stage-dir"; exit 1; }
 if ! _terr=$(tar -xpf - -C "$G" 2>&1); then
   cat >/dev/null
-  printf '%.300s\n' "$_terr" >&2
+  printf '\nuntar: %.300s\n' "$_terr" >&2
   rm -rf "$G"
   say "ERR untar"
   exit 1
