@@ -9,6 +9,14 @@
 # "mallory": sudo-01 on 127.0.0.1:2211, whose sudo asks tester for a password
 # (sudo's stock defaults), and links-01 on 127.0.0.1:2212 (sudo without a
 # password) for the link-attack tests.
+# Six more extra hosts behave like developers' machines (issue 11,
+# inventory/devhosts.yml), from the targets of tests/docker/devhosts/Dockerfile:
+# zsh-01 (127.0.0.1:2213), fish-01 (2214) and tcsh-01 (2215), tester's login
+# shell zsh, fish, tcsh with an rc file that prints; rc-01 (2216), bash whose
+# ~/.bashrc prints banners, escapes, a NUL and text without a newline; busybox-01
+# (2217), only busybox applets on PATH and /bin/sh busybox ash; mac-01 (2218), a
+# macOS-like BSD userland (BSD stat, date, df, ps, sed ...; shasum, bsdtar), no
+# /proc for SSH sessions, HOME /Users/tester.
 #
 # "up" on a running fleet starts only what is missing or changed: compose
 # leaves a container whose configuration and image are unchanged running as
@@ -22,7 +30,8 @@
 # Files it makes (repo-relative, git-ignored):
 #   .testfleet/id_ed25519{,.pub}  client key pair used by tests and inventory/testfleet.yml
 #   .testfleet/known_hosts        each dev container's real host key, "[127.0.0.1]:220N ssh-ed25519 ..."
-#   .testfleet/known_hosts_extra  the same for the extra hosts (tmpfs-01, jump-01, sudo-01, links-01)
+#   .testfleet/known_hosts_extra  the same for the extra hosts (tmpfs-01, jump-01, sudo-01, links-01,
+#                                 zsh-01, fish-01, tcsh-01, rc-01, busybox-01, mac-01)
 #   .testfleet/known_hosts_jump   for rollouts through jump-01: its line "[127.0.0.1]:2210 ..."
 #                                 and each dev host's key under its name there, "dev-01 ssh-ed25519 ..."
 #   .env                          BASE_IMAGE=fleet-sshd-base:local on registry-less machines
@@ -35,7 +44,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."   # repo root, from any cwd
 COMPOSE_FILE=docker-compose.test.yml
 PROJECT=fleet-test
 HOSTS=(dev-01 dev-02 dev-03 dev-04 dev-05 dev-06)
-EXTRA_HOSTS=(tmpfs-01 jump-01 sudo-01 links-01)
+EXTRA_HOSTS=(tmpfs-01 jump-01 sudo-01 links-01 zsh-01 fish-01 tcsh-01 rc-01 busybox-01 mac-01)
 JUMP_HOST=jump-01
 KEY=.testfleet/id_ed25519
 KNOWN_HOSTS=.testfleet/known_hosts
@@ -52,6 +61,12 @@ port_of() {   # dev-03 -> 2203, tmpfs-01 -> 2207, jump-01 -> 2210, sudo-01 -> 22
         jump-01) printf '2210' ;;
         sudo-01) printf '2211' ;;
         links-01) printf '2212' ;;
+        zsh-01) printf '2213' ;;
+        fish-01) printf '2214' ;;
+        tcsh-01) printf '2215' ;;
+        rc-01) printf '2216' ;;
+        busybox-01) printf '2217' ;;
+        mac-01) printf '2218' ;;
         *) printf '22%s' "${1#dev-}" ;;
     esac
 }
@@ -145,6 +160,18 @@ ensure_key() {
     chmod 0600 "$KEY"
 }
 
+# APT_MIRROR/APT_SUITE: this machine's Debian mirror, for the images that add
+# packages to a base without apt sources (tests/docker/devhosts/apt-install.sh).
+export_apt_mirror() {
+    local line
+    line=$(tests/docker/apt-mirror.sh)
+    if [ -n "$line" ] && [ -z "${APT_MIRROR:-}" ]; then
+        APT_MIRROR=${line%% *}
+        APT_SUITE=${line#* }
+    fi
+    export APT_MIRROR="${APT_MIRROR:-}" APT_SUITE="${APT_SUITE:-bookworm}"
+}
+
 export_pubkey() {
     if [ -s "$KEY.pub" ]; then
         TEST_SSH_PUBKEY=$(cat "$KEY.pub")
@@ -231,13 +258,17 @@ cmd_up() {
     ensure_base_image
     ensure_key
     export_pubkey
+    export_apt_mirror
     unpause_paused
+    # The dev hosts' image first: tests/docker/devhosts builds FROM it, and
+    # compose does not order the builds of services.
+    "${COMPOSE[@]}" build dev-01
     "${COMPOSE[@]}" up -d --build
     wait_ready
     write_known_hosts "$KNOWN_HOSTS" "${HOSTS[@]}"
     write_known_hosts "$KNOWN_HOSTS_EXTRA" "${EXTRA_HOSTS[@]}"
     write_known_hosts_jump "$KNOWN_HOSTS_JUMP"
-    log "fleet up in $((SECONDS - t0))s: ${HOSTS[*]} on 127.0.0.1:2201-2206, tmpfs-01 on 127.0.0.1:2207, jump-01 on 127.0.0.1:2210, sudo-01 on 127.0.0.1:2211, links-01 on 127.0.0.1:2212; key $KEY, known hosts $KNOWN_HOSTS (+ $KNOWN_HOSTS_EXTRA, $KNOWN_HOSTS_JUMP)"
+    log "fleet up in $((SECONDS - t0))s: ${HOSTS[*]} on 127.0.0.1:2201-2206, tmpfs-01 on 127.0.0.1:2207, jump-01 on 127.0.0.1:2210, sudo-01 on 127.0.0.1:2211, links-01 on 127.0.0.1:2212, zsh-01 fish-01 tcsh-01 rc-01 busybox-01 mac-01 on 127.0.0.1:2213-2218; key $KEY, known hosts $KNOWN_HOSTS (+ $KNOWN_HOSTS_EXTRA, $KNOWN_HOSTS_JUMP)"
 }
 
 cmd_down() {
