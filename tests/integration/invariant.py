@@ -42,12 +42,11 @@ from pathlib import Path
 
 import yaml
 from testfleet_helpers import (
-    HOME,
     HOSTS,
-    STATE_DIR,
     TARGET,
     container,
     exec_demuxed,
+    home_of,
     manifest_of_tar,
 )
 
@@ -117,12 +116,13 @@ class ReleaseShape:
         return result
 
 
-def _state_dir(name: str) -> str:
-    return f"{STATE_DIR}/{name}"
+def _state_dir(name: str, host: str) -> str:
+    return f"{home_of(host)}/.local/state/fleet/{name}"
 
 
-def _expand(target: str) -> str:
-    return HOME + target[1:] if target.startswith("~/") else target
+def _expand(target: str, host: str) -> str:
+    """``target`` as a path on ``host`` ("~/" is tester's home there)."""
+    return home_of(host) + target[1:] if target.startswith("~/") else target
 
 
 def _tar_view(host: str, path: str, exclude: str | None = None,
@@ -147,8 +147,8 @@ def _tar_view(host: str, path: str, exclude: str | None = None,
 
 def host_snap(host: str, target: str = TARGET, name: str = NAME) -> HostSnap:
     """Read one host's ``HostSnap`` (as root, through docker; never over SSH)."""
-    target = _expand(target)
-    state = _state_dir(name)
+    target = _expand(target, host)
+    state = _state_dir(name, host)
     parent_view, _ = _tar_view(host, os.path.dirname(target), exclude=os.path.basename(target))
     target_view, _ = _tar_view(host, target)
     state_view, records = _tar_view(host, state, small=frozenset({"current", "meta", "release"}))
@@ -434,8 +434,8 @@ def quick_host_snap(host: str, target: str = TARGET, name: str = NAME) -> HostSn
     """``host_snap`` read with one ``docker exec`` (one tar of the target's parent and
     the state folder) instead of six: for loops that snapshot often. Tolerates tar's
     "file changed as we read it" (a file renamed over mid-read is still read whole)."""
-    target = _expand(target)
-    parent, state = os.path.dirname(target), _state_dir(name)
+    target = _expand(target, host)
+    parent, state = os.path.dirname(target), _state_dir(name, host)
     code, out, err = exec_demuxed(container(host), ["sh", "-c", _ONE_TAR, "sh", parent, state])
     if code not in (0, 1):
         raise RuntimeError(f"{host}: tar of {parent} and {state} failed: "

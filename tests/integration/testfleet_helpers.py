@@ -66,8 +66,16 @@ Also has the local user MALLORY (tests/docker/sudo/Dockerfile)."""
 LINKS_HOST = "links-01"
 """An extra test host (container ``fleet-links-01``, not in inventory/testfleet.yml)
 like SUDO_HOST but tester's sudo needs no password; for the link attacks of MALLORY."""
+DEV_LIKE_HOSTS: list[str] = ["zsh-01", "fish-01", "tcsh-01", "rc-01", "busybox-01", "mac-01"]
+"""Extra hosts that behave like developers' machines (issue 11; containers
+``fleet-zsh-01`` .., images from tests/docker/devhosts/Dockerfile, not in
+inventory/testfleet.yml): tester's login shell zsh, fish, tcsh (each with an rc
+file that prints); bash whose rc files print noise (rc-01); a busybox userland
+(busybox-01); a macOS-like BSD userland with no /proc, HOME /Users/tester (mac-01)."""
 EXTRA_PORTS: dict[str, int] = {TMPFS_HOST: 2207, JUMP_HOST: 2210, SUDO_HOST: 2211,
-                               LINKS_HOST: 2212}
+                               LINKS_HOST: 2212, "zsh-01": 2213, "fish-01": 2214,
+                               "tcsh-01": 2215, "rc-01": 2216, "busybox-01": 2217,
+                               "mac-01": 2218}
 """Published SSH ports of the extra hosts."""
 SUDO_PASSWORD = "fleet-sudo-pw"
 """tester's password on SUDO_HOST and LINKS_HOST, which sudo asks for on SUDO_HOST
@@ -86,6 +94,8 @@ jump host, then each of the six under the name the jump host reaches it by
 (``dev-01 ssh-ed25519 ...``)."""
 
 HOME = "/home/tester"
+HOMES: dict[str, str] = {"mac-01": "/Users/tester"}
+"""tester's home on the hosts where it is not HOME (see ``home_of``)."""
 TARGET = f"{HOME}/.claude/agents"
 """The example playbook's target folder on every host."""
 STATE_DIR = f"{HOME}/.local/state/fleet"
@@ -137,6 +147,11 @@ for p in "$1"/*/lock "$1"/*/stage* "$2"/.fleet-stage*; do
     if [ -e "$p" ] || [ -L "$p" ]; then printf '%s\\0' "$p"; fi
 done
 """
+
+
+def home_of(host: str) -> str:
+    """tester's home folder on test host ``host`` (HOME but on mac-01)."""
+    return HOMES.get(host, HOME)
 
 
 # --------------------------------------------------------------------------- docker
@@ -265,7 +280,9 @@ def reset_host(host: str) -> None:
     owned by tester, with exactly SEED_FILES in it; no stray tester processes.
     """
     restore_host(host)
-    _sh(host, _RESET_SCRIPT, TARGET, f"{HOME}/.claude", STATE_DIR, HOME)
+    home = home_of(host)
+    _sh(host, _RESET_SCRIPT, f"{home}/.claude/agents", f"{home}/.claude",
+        f"{home}/.local/state/fleet", home)
 
 
 # $1 = tester's fleet state, $2 = root's. Runs as root on SUDO_HOST / LINKS_HOST.
