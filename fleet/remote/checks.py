@@ -47,19 +47,22 @@ else say "CHECK {k} FAIL"; fi"""
 _COMMAND = """runcheck "$C{k}_TO" "$C{k}_RUN"
 say "CHECK {k} EXIT $_rc\""""
 
-# The time one `stat` process takes to reach every release file, in µs, read
-# from the best clock the host has: GNU or busybox `date +%N`; else perl's
-# Time::HiRes (every Mac); else busybox's `adjtimex` (µs, or ns under STA_NANO).
-# Only GNU's path costs no probe: it is tried first.
+# The time one `stat` process takes to reach every release file, in µs (see
+# access_usec in the prelude). A time above C{k}_AGAIN (the check's limit, or
+# the health check's warn level) is measured again, twice at most, and the
+# best time counts: a passing load spike on the host (or on a shared CI
+# machine) is not a slow disk. A host below the limit pays one measurement.
 _ACCESS_TIME = """set --
 i=0
 while [ "$i" -lt "$N" ]; do getf "$i"; set -- "$@" "$T/$f"; i=$((i + 1)); done
-_us=
-_t0=$(date +%s%N 2>/dev/null); stat "$@" >/dev/null 2>&1; _t1=$(date +%s%N 2>/dev/null)
-case "$_t0$_t1" in
-  *[!0-9]*|'') _us=$(usec_stat "$@") ;;
-  *) _us=$(( (_t1 - _t0) / 1000 )) ;;
-esac
+access_usec "$@"
+_try=1
+while [ "$_try" -lt 3 ] && [ -n "$_us" ] && [ "$_us" -gt "$C{k}_AGAIN" ]; do
+  _best=$_us
+  access_usec "$@"
+  case $_us in ''|*[!0-9]*) _us=$_best ;; *) [ "$_us" -le "$_best" ] || _us=$_best ;; esac
+  _try=$((_try + 1))
+done
 case $_us in
   *[!0-9]*|'') say "CHECK {k} UNSUPPORTED clock" ;;
   *) say "CHECK {k} VALUE $_us" ;;
@@ -118,7 +121,8 @@ def snippet(k: int, check: Check | HealthCheck) -> tuple[list[str], str]:
     (a health check measures exactly as the check of the same type)."""
     match check:
         case AccessTimeHealth():
-            return [], _ACCESS_TIME.replace("{k}", str(k))
+            again = math.floor(round(check.warn_ms * 1000, 6))
+            return [assign(f"C{k}_AGAIN", again)], _ACCESS_TIME.replace("{k}", str(k))
         case MemoryHealth():
             return [assign(f"C{k}_PROC", check.process)], _MEMORY.replace("{k}", str(k))
         case NonEmptyCheck():
@@ -130,7 +134,8 @@ def snippet(k: int, check: Check | HealthCheck) -> tuple[list[str], str]:
             return [assign(f"C{k}_RUN", check.run),
                     assign(f"C{k}_TO", f"{check.timeout:g}")], _COMMAND.replace("{k}", str(k))
         case AccessTimeCheck():
-            return [], _ACCESS_TIME.replace("{k}", str(k))
+            return [assign(f"C{k}_AGAIN", host_limit(check) or 0)], \
+                _ACCESS_TIME.replace("{k}", str(k))
         case MemoryCheck():
             return [assign(f"C{k}_PROC", check.process)], _MEMORY.replace("{k}", str(k))
     raise AssertionError(check)  # pragma: no cover

@@ -36,7 +36,7 @@ from devhosts_support import (
 from faults import Controller, log_records
 from invariant import assert_invariant, release_from_files, release_of, take_snapshot
 from rollout_support import (
-    EXAMPLE_PLAYBOOK,
+    EXAMPLE_FILE,
     by_name,
     copy_example_source,
     example_files,
@@ -277,10 +277,11 @@ def test_example_playbook_to_every_kind_of_host(testfleet: list[str], tmp_path: 
     for name in DEV_LIKE_HOSTS:
         reset_host(name)
     inventory = devhost_inventory(tmp_path, hosts, canaries=(DEV,))
-    release = release_of(EXAMPLE_PLAYBOOK)
+    release = release_of(EXAMPLE_FILE)
     before = _snapshot(hosts)
 
-    data = _rollout(EXAMPLE_PLAYBOOK, inventory)
+    # the file itself, with the runbook's own gates (50 ms, 50 MB)
+    data = _rollout(EXAMPLE_FILE, inventory)
 
     assert data["outcome"] == "success"
     assert statuses(data) == dict.fromkeys(hosts, "deployed"), _hosts(data)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rollout_support import INV, connection_counts, connection_deltas, manifests
-from testfleet_helpers import CLIENT_KEY, INVENTORY, KNOWN_HOSTS, run_fleet_json
+from rollout_support import EXAMPLE_PLAYBOOK, INV, connection_counts, connection_deltas, manifests
+from testfleet_helpers import CLIENT_KEY, KNOWN_HOSTS, run_fleet_json
 
-PLAYBOOK = str(Path(INVENTORY).parent.parent / "playbooks" / "agents-framework.yml")
+PLAYBOOK = str(EXAMPLE_PLAYBOOK)
 # A real ed25519 public key that belongs to no test container.
 OTHER_KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 

@@ -261,6 +261,16 @@ runcheck() {
   [ "$_rc" = 0 ] || { printf '\n'; tail -n 5 "$_of" | sed 's/^/output: /'; } >&2
   rm -f "$_of" "$_of.late"
 }
+# access_usec FILE...: the µs one `stat` process takes to reach FILE..., in
+# $_us ("" when the host has no sub-millisecond clock): GNU or busybox `date
+# +%N` where it works (no process spent on finding out), else usec_stat.
+access_usec() {
+  _t0=$(date +%s%N 2>/dev/null); stat "$@" >/dev/null 2>&1; _t1=$(date +%s%N 2>/dev/null)
+  case "$_t0$_t1" in
+    *[!0-9]*|'') _us=$(usec_stat "$@") ;;
+    *) _us=$(( (_t1 - _t0) / 1000 )) ;;
+  esac
+}
 # usec_stat FILE...: the µs one `stat` process takes over FILE..., for hosts
 # whose `date` has no %N: timed by perl's Time::HiRes (every Mac has perl),
 # else by busybox's adjtimex; prints nothing when the host has neither.
