@@ -213,11 +213,13 @@ def test_recover_after_the_controller_is_killed_mid_validate(host: str, tmp_path
     before = _snapshot([host])
 
     ctl = Controller(tmp_path / "ctl", "rollout", str(playbook), "-i", str(inventory))
-    run_id = ctl.run_id()
-    ctl.wait_event(event="StepStarted", host=host, step="activate")
-    time.sleep(1)  # inside the slow check
-    ctl.signal(signal.SIGKILL)
-    code, data, _ = ctl.finish()
+    try:
+        run_id = ctl.run_id()
+        ctl.wait_event(event="StepStarted", host=host, step="activate")
+        time.sleep(1)  # inside the slow check
+    finally:  # (also when the run failed before it got there: no controller left behind)
+        ctl.signal(signal.SIGKILL)
+        code, data, _ = ctl.finish()
     assert code == -signal.SIGKILL
     assert data is None
 
