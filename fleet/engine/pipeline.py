@@ -1,5 +1,11 @@
 """The per-host state machine: connect → prepare → stage → activate+validate → commit.
 
+Two round trips after connecting: prepare and stage travel together (the
+release follows the script on stdin; nothing in the target is touched yet),
+then activate, validate and commit. A release over :data:`STAGE_WITH_PREPARE`
+bytes is staged in a round trip of its own, so that a rerun (answered by
+prepare alone) does not upload it.
+
 After the host is touched (lock and backup taken), any failure rolls the host
 back on the spot (unless ``on_failure: halt``), so a failed host is always
 either as before or, with ``halt``, left for a person with its backup intact.
@@ -38,6 +44,9 @@ from fleet.transport.base import Script, Transport, send
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+STAGE_WITH_PREPARE = 1 << 20
+"""The largest release (its tar, in bytes) uploaded with prepare in one round trip."""
 
 
 @dataclass(frozen=True)
@@ -103,17 +112,24 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
     try:
         runner.boundary()
         runner.transport = runner.step("connect", lambda: job.get_transport(host))
+        together = len(job.payload) <= STAGE_WITH_PREPARE
+        answer: list[CommandResult] = []
         try:
-            prepared = runner.step("prepare", lambda: _prepare(runner), _describe_prepared)
+            prepared = runner.step("prepare", lambda: _prepare(runner, together, answer),
+                                   _describe_prepared)
         except TransportError:
             touched = True  # the lock and backup may have been taken before the answer was lost
             raise
         if isinstance(prepared, prepare.Unchanged):
             return _finish(job, host, start, HostStatus.UNCHANGED, release=ctx.release.id)
         touched = True
-        runner.boundary()
-        runner.step("stage", lambda: stage.parse(
-            runner.send(stage.script(ctx, job.payload)), ctx, host.name))
+        if together:
+            runner.step("stage", lambda: stage.parse(answer[0], ctx, host.name),
+                        lambda _: "with prepare, no round trip of its own")
+        else:
+            runner.boundary()
+            runner.step("stage", lambda: stage.parse(
+                runner.send(stage.script(ctx, job.payload)), ctx, host.name))
         runner.boundary()
         activated = runner.step("activate", lambda: activate.parse(
             runner.send(activate.script(ctx, commit=True)), ctx, host.name),
@@ -145,10 +161,15 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
                        failed_step=failed_step, release=back.release if back else None)
 
 
-def _prepare(runner: _Runner) -> prepare.Unchanged | prepare.Ready:
-    """Send the prepare script; a deployment locked by another run fails the step."""
+def _prepare(runner: _Runner, together: bool, answer: list[CommandResult]
+             ) -> prepare.Unchanged | prepare.Ready:
+    """Send the prepare script (``together``: with stage and the release; the
+    answer is kept in ``answer`` for stage to read); a deployment locked by
+    another run fails the step."""
     ctx = runner.job.ctx
-    prepared = prepare.parse(runner.send(prepare.script(ctx)), ctx, runner.host.name)
+    result = runner.send(prepare.script(ctx, runner.job.payload if together else None))
+    answer.append(result)
+    prepared = prepare.parse(result, ctx, runner.host.name)
     if isinstance(prepared, prepare.Locked):
         raise StepFailed(runner.host.name, "preflight",
                          f"the deployment is locked by run {prepared.holder}; wait for that "

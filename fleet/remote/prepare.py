@@ -43,9 +43,16 @@ class Ready:
 Prepared = Unchanged | Locked | Ready
 
 
-def script(ctx: DeployContext) -> Script:
-    """Render the prepare script."""
-    return render("prepare", {**ctx.base_vars(), "NEED_KB": ctx.need_kb()}, ctx.file_vars())
+def script(ctx: DeployContext, payload: bytes | None = None) -> Script:
+    """Render the prepare script; with ``payload`` (stage's tar, see
+    :func:`fleet.remote.stage.pack`) the stage step follows in the same script
+    and round trip (:func:`fleet.remote.stage.parse` then reads its part of the
+    answer)."""
+    variables = {**ctx.base_vars(), "NEED_KB": ctx.need_kb(),
+                 "STAGE_IN": int(payload is not None)}
+    if payload is None:
+        return render("prepare", variables, ctx.file_vars())
+    return render("prepare", variables, ctx.file_vars(), stdin=payload, then=("stage",))
 
 
 def parse(result: CommandResult, ctx: DeployContext, host: str) -> Prepared:
@@ -61,15 +68,20 @@ def parse(result: CommandResult, ctx: DeployContext, host: str) -> Prepared:
             return Unchanged(words[1] if len(words) > 1 else "")
         if words[0] == "LOCKED":
             return Locked(words[1] if len(words) > 1 else "unknown")
+    if ["READY"] in lines:  # what follows (stage, sent along) is stage's to judge
+        lines = lines[:lines.index(["READY"]) + 1]
+        return _ready(lines, ctx)
     steps = [w[1] for w in lines if w[0] == "STEP" and len(w) > 1]
     step = steps[-1] if steps else "preflight"
-    if not any(w[0] == "ERR" for w in lines) and ["READY"] not in lines:
+    if not any(w[0] == "ERR" for w in lines):
         # No verdict at all: the host may hold our lock and backup; the caller
         # must treat it as touched.
         raise TransportError(host, f"no complete answer from the {step} step "
                              f"(exit {result.exit_code}): {result.stderr.strip()[-200:]}")
-    if not result.ok or ["READY"] not in lines:
-        raise StepFailed(host, step, failure_text(result, ctx.file_name, ctx.dir_name))
+    raise StepFailed(host, step, failure_text(result, ctx.file_name, ctx.dir_name))
+
+
+def _ready(lines: list[list[str]], ctx: DeployContext) -> Ready:
     created: list[str] = []
     replaced: list[str] = []
     for words in lines:

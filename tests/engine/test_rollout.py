@@ -134,16 +134,22 @@ def test_tolerated_failure_is_rolled_back_and_the_run_goes_on(world: World) -> N
 def test_stage_failure_after_backup_leaves_host_as_before(world: World) -> None:
     before = world.snapshot()
 
+    second = sorted(FILES)[1]  # the default deploy order is sorted
+    good = FILES[second].encode()
+    host = LocalTransport("h1", env={"HOME": str(world.home("h1"))})
+
     def corrupt_stage(command: str, stdin: bytes | None) -> CommandResult | None:
-        if b"# fleet step: stage\n" in (stdin or b""):
-            return result("ERR stage-verify 1\n", exit_code=1)
+        """The release arrives damaged (one file's bytes changed on the way)."""
+        if b"# fleet step: prepare\n" in (stdin or b"") and good in (stdin or b""):
+            return host.run(command, stdin=(stdin or b"").replace(good, good.upper()),
+                            timeout=30, check=False)
         return None
 
     world.faults["h1"] = corrupt_stage
     res, _ = world.run(world.playbook())
     h1 = res.hosts[0]
     assert h1.status is HostStatus.ROLLED_BACK
-    second = sorted(FILES)[1]  # the default deploy order is sorted
+    assert h1.failed_step == "stage"
     assert f"{second!r} does not match its sha256" in (h1.error or "")
     assert world.snapshot() == before
     assert world.leftovers("h1") == []
@@ -173,7 +179,7 @@ def test_the_host_commits_in_the_activate_round_trip_when_every_check_passes(
     monkeypatch.setattr(LocalTransport, "run", counting_run)
     res, rec = world.run(world.playbook())
     assert res.outcome is Outcome.SUCCESS
-    assert sent.count("h1") == 3  # prepare, stage, activate+validate+commit
+    assert sent.count("h1") == 2  # prepare+stage, activate+validate+commit
     commits = [e for e in rec.events if isinstance(e, StepFinished) and e.step == "commit"]
     assert len(commits) == 6
     assert all(e.ok and "no round trip" in (e.detail or "") for e in commits)

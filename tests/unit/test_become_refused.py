@@ -73,11 +73,12 @@ def test_sudo_refused_before_the_host_is_touched_fails_it_untouched() -> None:
 
 
 def test_sudo_refused_on_the_in_run_rollback_is_a_rollback_failure() -> None:
-    job, fake = job_with({"rollback"}, {"prepare": "STEP preflight\nREADY\n",
-                                         "stage": "STEP stage\nERR stage 9 tar\n"})
+    # prepare and stage in one round trip: the backup is taken, staging fails
+    job, fake = job_with({"rollback"}, {"prepare": "STEP preflight\nREADY\nERR untar\n"})
     outcome = run_host(HOST, job)
     assert outcome.status is HostStatus.ROLLBACK_FAILED
     assert outcome.touched
     assert outcome.error is not None
     assert outcome.error.endswith(f"then rollback failed: {WHY}")
-    assert len(fake.calls) == 3  # prepare, stage, one rollback: no retry of a refusal
+    assert outcome.failed_step == "stage"
+    assert len(fake.calls) == 2  # prepare+stage, one rollback: no retry of a refusal

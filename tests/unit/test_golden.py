@@ -55,6 +55,7 @@ CTX = DeployContext(
 
 CASES: dict[str, Callable[[], Script]] = {
     "prepare/basic": lambda: prepare.script(CTX),
+    "prepare/with_stage": lambda: prepare.script(CTX, b"payload not part of the golden"),
     "stage/basic": lambda: stage.script(CTX, b"payload not part of the golden"),
     "activate/checks": lambda: activate.script(CTX),
     "activate/commit": lambda: activate.script(CTX, commit=True),

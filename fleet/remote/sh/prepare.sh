@@ -1,16 +1,25 @@
 # prepare = preflight + backup. Unchanged hosts answer in this one round trip.
+# With STAGE_IN=1 the release (stage's tar) follows this script on stdin and
+# stage runs right after in the same script: every way out before it reads
+# that input first (drain), so the controller's upload always completes.
+drain() { if [ "${STAGE_IN:-0}" = 1 ]; then cat >/dev/null; fi; }
 if [ -f "$S/current" ]; then
   { read -r crel; read -r crun; read -r ctime; } < "$S/current"
-  if [ "$crel" = "$RELEASE" ] && release_in "$T" names; then say "UNCHANGED $crun"; exit 0; fi
+  if [ "$crel" = "$RELEASE" ] && release_in "$T" names; then
+    drain
+    say "UNCHANGED $crun"
+    exit 0
+  fi
 fi
-[ -d "$S/backups" ] || mkdir -p "$S/backups" 2>/dev/null || { say "ERR state-dir"; exit 1; }
-if ! mkdir "$S/lock" 2>/dev/null; then say "LOCKED $(lockholder)"; exit 1; fi
+[ -d "$S/backups" ] || mkdir -p "$S/backups" 2>/dev/null || { drain; say "ERR state-dir"; exit 1; }
+if ! mkdir "$S/lock" 2>/dev/null; then drain; say "LOCKED $(lockholder)"; exit 1; fi
 take_lock
 # Until the backup is renamed into place nothing in the target has changed;
 # only the target's own folders may have been made, and $I records those.
 abort() {
   [ -d "$I" ] && rm_tdirs "$I"
   rm -rf "$I" "$S/lock"
+  drain
   say "ERR $*"
   exit 1
 }
