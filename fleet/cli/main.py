@@ -1,49 +1,16 @@
-"""The command line: builds inputs (all validation before any host is contacted),
-runs a command, presents the result, maps it to DESIGN.md's exit codes.
+"""The command line: the commands, their options and their help.
 
-The only module that calls ``sys.exit``.
+Only click is imported here, so ``fleet --version``, ``--help`` and shell
+completion start as fast as Python does; a command's work (inventory,
+playbook, SSH, rich) is imported when the command runs (:mod:`fleet.cli.commands`).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import time
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import click
-from rich.console import Console
-
-from fleet.cli.export import to_junit
-from fleet.cli.report import LiveReport, MonitorView, history_table, status_table, summary
-from fleet.config.playbook import Playbook, load_playbook
-from fleet.config.release import build_release
-from fleet.config.units import parse_duration
-from fleet.engine.connections import Connector, connect
-from fleet.engine.interrupts import Interrupt
-from fleet.engine.watch import SampleLog
-from fleet.errors import ConfigError
-from fleet.events import Broadcast, EventSink
-from fleet.inventory.limit import select_hosts
-from fleet.inventory.load import load_inventory
-from fleet.plan import build_plan
-from fleet.remote.health import Level, Schedule
-from fleet.results import RunResult
-from fleet.runlog.history import list_runs, load_run, to_markdown
-from fleet.runlog.journal import Journal
-from fleet.verbs.monitor import MonitorSpec, monitor_fleet
-from fleet.verbs.recover import recover_fleet
-from fleet.verbs.rollback import rollback_fleet
-from fleet.verbs.rollout import Target, check, new_run_id, rollout
-from fleet.verbs.status import status_fleet
-
-RUNS_DIR = Path(".fleet") / "runs"
-EXIT_BAD_INPUT = 2
-_T = TypeVar("_T")
 
 
 def _common(fn: Callable[..., None]) -> Callable[..., None]:
@@ -79,18 +46,10 @@ def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
                 accept_new_hosts: bool, ask_become_pass: bool, canary_only: bool,
                 dry_run: bool) -> None:
     """Canary first, then batches; on a failure halt and roll back every touched host."""
-    target, pb, every_host = _load(playbook, inventories, limit)
-    plan = _guard(lambda: build_plan([h.name for h in target.hosts], pb.strategy,
-                                     inventory_hosts=every_host, playbook_file=str(playbook)))
-    connector = _connector(pb, accept_new_hosts, ask_become_pass)
-    run_id = new_run_id()
-    if dry_run:
-        _finish(run_id, as_json, lambda sink, _: check(target, connector, sink, run_id=run_id,
-                                                        forks=pb.strategy.forks))
-    else:
-        _finish(run_id, as_json, lambda sink, interrupt: rollout(
-            target, plan, connector, sink, run_id=run_id, canary_only=canary_only,
-            interrupt=interrupt))
+    from fleet.cli import commands
+
+    commands.rollout(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass,
+                     canary_only, dry_run)
 
 
 @main.command("rollback")
@@ -103,12 +62,10 @@ def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None,
                  accept_new_hosts: bool, ask_become_pass: bool, to: str | None,
                  force: bool) -> None:
     """Undo the newest release on the selected hosts, from the backups on the hosts."""
-    target, pb, _ = _load(playbook, inventories, limit)
-    connector = _connector(pb, accept_new_hosts, ask_become_pass)
-    run_id = new_run_id()
-    _finish(run_id, as_json, lambda sink, _: rollback_fleet(
-        pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=to, force=force,
-        forks=pb.strategy.forks, timeout=pb.timeouts.command))
+    from fleet.cli import commands
+
+    commands.rollback(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass, to,
+                      force)
 
 
 @main.command("recover")
@@ -121,12 +78,9 @@ def recover_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
 
     Run it only when no other fleet run is in progress.
     """
-    target, pb, _ = _load(playbook, inventories, limit)
-    connector = _connector(pb, accept_new_hosts, ask_become_pass)
-    run_id = new_run_id()
-    _finish(run_id, as_json, lambda sink, _: recover_fleet(
-        pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, only=only,
-        forks=pb.strategy.forks, timeout=pb.timeouts.command))
+    from fleet.cli import commands
+
+    commands.recover(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass, only)
 
 
 @main.command("status")
@@ -134,15 +88,9 @@ def recover_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
 def status_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                accept_new_hosts: bool, ask_become_pass: bool) -> None:
     """Per host: current release, when, which run, drift, unfinished runs. Read-only."""
-    target, pb, _ = _load(playbook, inventories, limit)
-    connector = _connector(pb, accept_new_hosts, ask_become_pass)
-    result = status_fleet(pb.name, pb.target, target.hosts, connector,
-                          forks=pb.strategy.forks, timeout=pb.timeouts.command)
-    status_table(result, _console(stderr=True))
-    if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-        sys.stdout.flush()
-    sys.exit(result.exit_code)
+    from fleet.cli import commands
+
+    commands.status(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass)
 
 
 @main.command("monitor")
@@ -161,49 +109,10 @@ def monitor_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
                 accept_new_hosts: bool, ask_become_pass: bool, interval: str, duration: str | None,
                 rollback_on: str | None, grace: int, log_path: Path | None) -> None:
     """Watch the playbook's health checks on every host; alert on changes; auto-rollback."""
-    target, pb, _ = _load(playbook, inventories, limit)
-    if not pb.health:
-        _guard(lambda: _raise(ConfigError(
-            "no health checks to watch; add e.g. {type: access_time, warn_ms: 10, "
-            "critical_ms: 50}", file=str(playbook), field="health")))
-    schedule = _guard(lambda: _parsed(Schedule.parse, interval, "--interval"))
-    seconds = _guard(lambda: _parsed(parse_duration, duration, "--duration")) \
-        if duration else None
-    connector = _connector(pb, accept_new_hosts, ask_become_pass)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    log = SampleLog(log_path or Path(".fleet") / "monitor" / f"{pb.name}-{stamp}.jsonl")
-    spec = MonitorSpec(schedule, seconds, Level(rollback_on) if rollback_on else None, grace)
-    view = MonitorView(_console(stderr=True), f"monitor {pb.name}")
+    from fleet.cli import commands
 
-    def roll_back(reason: str) -> RunResult:
-        view.stop()
-        run_id = new_run_id()
-        return _finish_work(run_id, lambda sink, _: rollback_fleet(
-            pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=None,
-            force=False, forks=pb.strategy.forks, timeout=pb.timeouts.command),
-            banner=f"rolling the fleet back: {reason}")
-
-    try:
-        with Interrupt().installed() as interrupt:
-            result = monitor_fleet(target, connector, spec, log, stop=interrupt.event,
-                                   on_round=view.round, roll_back=roll_back)
-    finally:
-        view.stop()
-    if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-    sys.exit(result.exit_code)
-
-
-def _raise(exc: Exception) -> None:
-    raise exc
-
-
-def _parsed(parse: Callable[[str], _T], text: str, option: str) -> _T:
-    """Parse an option value; a bad one is a ConfigError naming the option."""
-    try:
-        return parse(text)
-    except ValueError as exc:
-        raise ConfigError(str(exc), file=option) from None
+    commands.monitor(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass,
+                     interval, duration, rollback_on, grace, log_path)
 
 
 @main.command("history")
@@ -212,13 +121,9 @@ def _parsed(parse: Callable[[str], _T], text: str, option: str) -> _T:
               help="How many recent runs.")
 def history_cmd(as_json: bool, last: int) -> None:
     """Past runs of this folder, from the run logs in .fleet/runs/."""
-    runs = list_runs(RUNS_DIR)[-last:]
-    if as_json:
-        rows = [{k: v for k, v in r.to_json().items() if k != "hosts"} | {"hosts": r.tally()}
-                for r in runs]
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
-        return
-    history_table(runs, _console(stderr=False))
+    from fleet.cli import commands
+
+    commands.history(as_json, last)
 
 
 @main.command("report")
@@ -229,78 +134,6 @@ def history_cmd(as_json: bool, last: int) -> None:
               help="Also write a JUnit XML file: one test case per host and step.")
 def report_cmd(run_id: str, fmt: str, junit: Path | None) -> None:
     """One run's report as Markdown or JSON (RUN_ID may be a unique prefix)."""
-    record = _guard(lambda: load_run(RUNS_DIR, run_id))
-    if junit is not None:
-        junit.write_text(to_junit(record), encoding="utf-8")
-    if fmt == "json":
-        sys.stdout.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-    else:
-        sys.stdout.write(to_markdown(record))
+    from fleet.cli import commands
 
-
-def _connector(pb: Playbook, accept_new_hosts: bool, ask_become_pass: bool) -> Connector:
-    """How this command connects: timeouts, host keys, the become password."""
-    password = os.environ.get("FLEET_BECOME_PASSWORD")
-    if ask_become_pass:
-        password = click.prompt("BECOME password", hide_input=True, err=True)
-    return partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts,
-                   become_password=password)
-
-
-def _console(*, stderr: bool) -> Console:
-    """A console for people: wide tables when the output is a file or a pipe."""
-    stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else 160
-    return Console(stderr=stderr, highlight=False, width=width)
-
-
-def _load(playbook: Path, inventories: Sequence[Path], limit: str | None
-          ) -> tuple[Target, Playbook, tuple[str, ...]]:
-    """Load and validate everything; exit 2 with one line on bad input.
-
-    Returns the target, the playbook and the names of every inventory host.
-    """
-    inventory = _guard(lambda: load_inventory(list(inventories)))
-    hosts = _guard(lambda: select_hosts(inventory, limit))
-    pb = _guard(lambda: load_playbook(playbook))
-    release = _guard(lambda: build_release(pb))
-    return Target(pb, release, hosts), pb, tuple(h.name for h in inventory.hosts)
-
-
-def _guard(load: Callable[[], _T]) -> _T:
-    try:
-        return load()
-    except ConfigError as exc:
-        _console(stderr=True).print(f"fleet: error: {exc.render()}",
-                                                    markup=False, soft_wrap=True)
-        sys.exit(EXIT_BAD_INPUT)
-
-
-Work = Callable[[EventSink, Interrupt], RunResult]
-
-
-def _finish_work(run_id: str, work: Work, *, banner: str | None = None) -> RunResult:
-    """Run ``work`` with the live report and the run log, Ctrl-C, SIGTERM and
-    SIGHUP handled as a flag (see :mod:`fleet.engine.interrupts`); print the summary."""
-    console = _console(stderr=True)
-    if banner:
-        console.print(banner, style="bold red")
-    journal = Journal(RUNS_DIR, run_id)
-    live = LiveReport(console)
-    try:
-        with Interrupt().installed() as interrupt:
-            result = work(Broadcast([journal, live]), interrupt)
-    finally:
-        live.stop()
-        journal.close()
-    summary(result, console, str(journal.path))
-    return result
-
-
-def _finish(run_id: str, as_json: bool, work: Work) -> None:
-    """Run ``work`` (see :func:`_finish_work`), print ``--json``, exit with its code."""
-    result = _finish_work(run_id, work)
-    if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-        sys.stdout.flush()
-    sys.exit(result.outcome.exit_code)
+    commands.report(run_id, fmt, junit)
