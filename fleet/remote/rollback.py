@@ -6,13 +6,15 @@ checkout on another machine can roll a fleet back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from fleet.errors import RollbackFailed, RunIsLive
+from fleet.errors import FleetError, RollbackFailed, RunIsLive
+from fleet.remote import probe
 from fleet.remote.context import DeployContext, lock_vars
 from fleet.remote.liveness import Owner
 from fleet.remote.messages import failure_text
-from fleet.remote.script import render
+from fleet.remote.probe import DeploymentState
+from fleet.remote.script import assign, render
 from fleet.results import CommandResult
 from fleet.transport.base import Script
 
@@ -44,6 +46,48 @@ def script(name: str, target: str, run_id: str, undo: str, *, force: bool,
                                "RELEASE": "-", "UNDO": undo, "FORCE": int(force),
                                "MISSING_OK": int(missing_ok), "ABANDONED": abandoned or "",
                                **lock_vars(command_timeout, owner, now)})
+
+
+def newest_script(name: str, target: str, run_id: str, expect: str, *, force: bool,
+                  command_timeout: float = 120.0, owner: Owner | None = None,
+                  now: float | None = None) -> Script:
+    """Render the one-round-trip rollback: the probe, then the undo of the host's
+    current run, but only when its release is ``expect`` and nothing is
+    unfinished there (see ``sh/undo_if_newest.sh``); read with :func:`parse_newest`."""
+    variables = {"NAME": name, "TARGET": target, "RUN": run_id, "RELEASE": "-",
+                 "EXPECT": expect, "UNDO": "", "FORCE": int(force), "MISSING_OK": 0,
+                 "ABANDONED": "", **lock_vars(command_timeout, owner, now)}
+    return render("probe", variables, [assign("N", 0)], then=("undo_if_newest", "rollback"))
+
+
+@dataclass(frozen=True)
+class Newest:
+    """The answer of :func:`newest_script`: the host's state as the probe read it
+    (before any undo), and the undo's outcome when the host went on to undo
+    (``undone`` None: it did not; the controller decides)."""
+
+    state: DeploymentState
+    undone: RolledBack | FleetError | None
+
+
+def parse_newest(result: CommandResult, host: str) -> Newest:
+    """Read the one-round-trip rollback's answer.
+
+    Raises:
+        StepFailed: the probe did not finish (nothing was undone).
+    """
+    out = result.stdout
+    cut = out.find("\nPROBED\n")
+    probed = replace(result, stdout=out[:cut + len("\nPROBED\n")] if cut >= 0 else out,
+                     exit_code=0 if cut >= 0 else result.exit_code)
+    state = probe.parse(probed, host)
+    rest = replace(result, stdout=out[cut:])
+    if not any(w[0] == "UNDOING" for w in rest.lines()):
+        return Newest(state, None)
+    try:
+        return Newest(state, parse(rest, host))
+    except FleetError as exc:
+        return Newest(state, exc)
 
 
 def in_run_script(ctx: DeployContext) -> Script:

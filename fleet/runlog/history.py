@@ -194,6 +194,27 @@ def list_runs(folder: Path) -> list[RunRecord]:
     return [_read_log(path) for path in sorted(folder.glob("*.jsonl"))]
 
 
+def last_run(folder: Path, playbook: str) -> RunRecord | None:
+    """The newest run of deployment ``playbook`` logged in ``folder`` (None: none).
+    Reads logs newest first, only as far back as it must. Raises nothing."""
+    if not folder.is_dir():
+        return None
+    for path in sorted(folder.glob("*.jsonl"), reverse=True):
+        record = _read_log(path)
+        if record.playbook == playbook:
+            return record
+    return None
+
+
+def expected_release(folder: Path, playbook: str) -> str | None:
+    """The release this controller last rolled out for ``playbook``, if its newest
+    run of it was a rollout that left hosts on it (else None: nothing to expect)."""
+    last = last_run(folder, playbook)
+    if last is None or last.command != "rollout" or not last.release:
+        return None
+    return last.release if last.outcome in ("success", "canary_only", "partial") else None
+
+
 def load_run(folder: Path, run_id: str) -> RunRecord:
     """The run whose id is ``run_id`` (or starts with it, if only one does).
 

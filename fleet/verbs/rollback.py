@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from fleet.engine.connections import Connections, Connector
 from fleet.engine.parallel import parallel
-from fleet.engine.survey import live_runs, probe_all, refuse_live, settle, takeover_token
+from fleet.engine.survey import (
+    Unread,
+    live_runs,
+    probe_all,
+    refuse_live,
+    settle,
+    takeover_token,
+)
 from fleet.errors import FleetError, RollbackFailed, RunIsLive, reason
 from fleet.events import (
+    Discard,
     EventSink,
     RollbackStarted,
     RunFinished,
@@ -36,28 +45,42 @@ _MAX_STEPS = 100  # --to never walks further back than this many releases
 
 def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Connector,
                    sink: EventSink, *, run_id: str, to: str | None, force: bool, forks: int,
-                   timeout: float) -> RunResult:
-    """Undo the newest release on the selected hosts (or walk back ``to`` a release)."""
+                   timeout: float, expect: str | None = None) -> RunResult:
+    """Undo the newest release on the selected hosts (or walk back ``to`` a release).
+
+    With ``expect`` (the release the controller's own run log last rolled out)
+    each host undoes it in the same round trip as its probe when it is that
+    host's newest release and nothing is unfinished there; only the other
+    hosts take a second round trip, decided from every host's answer.
+    """
     start = time.monotonic()
     sink.emit(RunStarted(run_id, "rollback", name, None, tuple(h.name for h in hosts), ()))
     connections = Connections(connector)
     try:
-        states, unread = probe_all(name, target, hosts, connections, timeout, forks, sink)
+        rb_start = time.monotonic()
+        if expect and not to:
+            states, unread, early = _undo_if_newest(name, target, hosts, connections, sink,
+                                                    run_id=run_id, expect=expect, force=force,
+                                                    forks=forks, timeout=timeout)
+        else:
+            states, unread = probe_all(name, target, hosts, connections, timeout, forks, sink)
+            early = {}
         live = live_runs(states)
         if live:
-            return refuse_live("rollback", name, run_id, hosts, live, start, sink)
+            refused = refuse_live("rollback", name, run_id, hosts, live, start, sink)
+            return replace(refused, hosts=tuple(early.get(h.name, h) for h in refused.hosts))
         newest = _newest(states.values())
         goal_note = f"to {to}" if to else f"off {newest or 'nothing'}"
-        todo = [h for h in hosts if h.name in states and _needs_undo(states[h.name], newest, to)]
+        todo = [h for h in hosts if h.name in states and h.name not in early
+                and _needs_undo(states[h.name], newest, to)]
         sink.emit(RollbackStarted(tuple(h.name for h in todo)))
-        rb_start = time.monotonic()
 
         def one(host: Host, started: float) -> HostOutcome:
             return _undo_host(host, states[host.name], connections, run_id, name, target,
                               newest=newest, to=to, force=force, timeout=timeout, sink=sink,
                               started=started)
 
-        done = parallel(todo, one, forks, sink)
+        done = {**early, **parallel(todo, one, forks, sink)}
         rollback_duration = time.monotonic() - rb_start
     finally:
         connections.close_all()
@@ -67,6 +90,58 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
     return RunResult(run_id, "rollback", name, newest, outcome,
                      in_order(outcomes, (h.name for h in hosts)), duration,
                      rollback_duration=rollback_duration, goal=goal_note)
+
+
+def _undo_if_newest(name: str, target: str, hosts: Sequence[Host], connections: Connections,
+                    sink: EventSink, *, run_id: str, expect: str, force: bool, forks: int,
+                    timeout: float
+                    ) -> tuple[dict[str, probe.DeploymentState], dict[str, Unread],
+                               dict[str, HostOutcome]]:
+    """Probe every host and, in the same round trip, undo ``expect`` where it is the
+    host's newest release (:func:`fleet.remote.rollback.newest_script`). Returns
+    every state read (as before any undo), why the others were not read, and the
+    outcome of each host that undid."""
+    states: dict[str, probe.DeploymentState] = {}
+    early: dict[str, HostOutcome] = {}
+    connected: set[str] = set()
+
+    def one(host: Host, started: float) -> HostOutcome:
+        transport = connections.get(host)
+        connected.add(host.name)
+        sink.emit(StepStarted(host.name, "rollback"))
+        script = rollback.newest_script(name, target, run_id, expect, force=force,
+                                        command_timeout=timeout)
+        answer = rollback.parse_newest(send(transport, script, timeout=timeout), host.name)
+        states[host.name] = answer.state
+        took = time.monotonic() - started
+        undone = answer.undone
+        if undone is None:
+            sink.emit(StepFinished(host.name, "rollback", True, took,
+                                   detail=f"not on {expect} alone: decided with the others"))
+        elif isinstance(undone, rollback.RolledBack):
+            sink.emit(StepFinished(host.name, "rollback", True, took,
+                                   detail=f"undid {expect} with the probe, one round trip; now "
+                                          f"on {undone.release or 'nothing'}"))
+            early[host.name] = HostOutcome(host.name, HostStatus.ROLLED_BACK, took,
+                                           touched=True, release=undone.release)
+        else:
+            sink.emit(StepFinished(host.name, "rollback", False, took, error=reason(undone)))
+            status = HostStatus.SKIPPED if isinstance(undone, RunIsLive) \
+                else HostStatus.ROLLBACK_FAILED
+            error = reason(undone) if status is HostStatus.SKIPPED \
+                else f"rollback failed: {reason(undone)}"
+            early[host.name] = HostOutcome(host.name, status, took, error=error,
+                                           touched=status is HostStatus.ROLLBACK_FAILED)
+        return HostOutcome(host.name, HostStatus.UNCHANGED)
+
+    unread: dict[str, Unread] = {}
+    for outcome in parallel(hosts, one, forks, Discard()).values():
+        if outcome.status is HostStatus.FAILED:
+            unread[outcome.name] = Unread(outcome.error or "unreachable",
+                                          outcome.name in connected)
+            sink.emit(StepFinished(outcome.name, "rollback", False, outcome.duration,
+                                   error=outcome.error))
+    return states, unread, early
 
 
 def _newest(states: Iterable[probe.DeploymentState]) -> str | None:

@@ -64,6 +64,9 @@ CASES: dict[str, Callable[[], Script]] = {
         "demo", "~/agents dir", "20260102T000000Z-def456", "20260101T000000Z-abc123",
         force=False, abandoned="1767225700", owner=OWNER, now=NOW),
     "rollback/in_run": lambda: rollback.in_run_script(CTX),
+    "rollback/newest": lambda: rollback.newest_script(
+        "demo", "~/agents dir", "20260102T000000Z-def456", "abcd1234", force=False,
+        owner=OWNER, now=NOW),
     "probe/no_release": lambda: probe.script("demo", "~/agents dir"),
     "probe/release": lambda: probe.script("demo", "~/agents dir", RELEASE),
     "health/basic": lambda: health_script("demo", "~/agents dir", RELEASE, (
