@@ -58,6 +58,7 @@ BACKUP_DIR = f"{HOME}/.local/state/bench-backup"
 CONTROL_DIR = Path("/tmp/fleet-bench-cp")   # short: ssh limits ControlPath length
 OPERATIONS = ("rollout", "rerun", "rollback")
 PROGRAMS = ("fleet", "ansible", "floor")
+programs: tuple[str, ...] = PROGRAMS  # the ones this invocation runs (--programs)
 
 # The tests' seeded state (tests/integration/testfleet_helpers.py): two unrelated
 # files and the old version of one file the release replaces; no state of any tool.
@@ -286,9 +287,9 @@ def measure_size(count: int, runs: int, ansible_runs: int) -> dict[str, dict[str
     names = [benchfleet.host_name(i) for i in range(1, count + 1)]
     ids = container_ids(names)
     write_release()
-    cells = {p: {o: Cell() for o in OPERATIONS} for p in PROGRAMS}
+    cells = {p: {o: Cell() for o in OPERATIONS} for p in programs}
     for run in range(runs):
-        for program in PROGRAMS:
+        for program in programs:
             if program == "ansible" and run >= ansible_runs:
                 continue
             on_all(names, RESET)
@@ -344,7 +345,8 @@ LABELS = {"rollout": "full rollout", "rerun": "rerun, nothing to change",
 def render(results: dict[int, dict[str, dict[str, Cell]]], runs: int,
            memory: tuple[int, float]) -> str:
     ansible_version = subprocess.run(["ansible-playbook", "--version"], capture_output=True,
-                                     text=True, check=False).stdout.splitlines()[0]
+                                     text=True, check=False).stdout.splitlines()[0] \
+        if "ansible" in programs else "Ansible not run"
     import paramiko
     lines = [
         f"Measured {time.strftime('%Y-%m-%d', time.gmtime())}: up to {runs} runs of each, "
@@ -359,14 +361,14 @@ def render(results: dict[int, dict[str, dict[str, Cell]]], runs: int,
         "",
     ]
     for count, cells in results.items():
-        runs_note = ", ".join(f"{p} {len(cells[p]['rollout'].samples)}" for p in PROGRAMS)
+        runs_note = ", ".join(f"{p} {len(cells[p]['rollout'].samples)}" for p in programs)
         lines += [f"### {count} hosts ({runs_note} runs)", "",
                   "| operation | program | median (s) | min (s) | controller CPU median (s) "
                   "| hosts' CPU per host, median (ms) | SSH round trips per host "
                   "| KB sent per host |",
                   "|---|---|---|---|---|---|---|---|"]
         for operation in OPERATIONS:
-            for program in PROGRAMS:
+            for program in programs:
                 cell = cells[program][operation]
                 trips = f"{cell.round_trips:g}" + (
                     f" ({cell.round_trips_note})" if cell.round_trips_note else "")
@@ -378,10 +380,13 @@ def render(results: dict[int, dict[str, dict[str, Cell]]], runs: int,
         lines += ["", "| operation | fleet / Ansible (median) | fleet / floor (median) "
                   "| fleet / floor (min) |", "|---|---|---|---|"]
         for operation in OPERATIONS:
-            fleet, ansible, floor = (cells[p][operation] for p in PROGRAMS)
+            fleet, floor = cells["fleet"][operation], cells["floor"][operation]
+            ansible = cells["ansible"][operation] if "ansible" in cells else None
+            versus = "not run" if ansible is None else (
+                f"{fleet.wall_median() / ansible.wall_median():.2f} "
+                f"({ansible.wall_median() / fleet.wall_median():.1f}× faster)")
             lines.append(
-                f"| {LABELS[operation]} | {fleet.wall_median() / ansible.wall_median():.2f} "
-                f"({ansible.wall_median() / fleet.wall_median():.1f}× faster) "
+                f"| {LABELS[operation]} | {versus} "
                 f"| {fleet.wall_median() / floor.wall_median():.2f} "
                 f"| {fleet.wall_min() / floor.wall_min():.2f} |")
         lines.append("")
@@ -392,7 +397,28 @@ def render(results: dict[int, dict[str, dict[str, Cell]]], runs: int,
         lines.append("")
     lines.append(f"fleet's peak controller memory with all {memory[0]} hosts in flight at once "
                  f"(one batch, forks {memory[0]}): {memory[1]:.0f} MB RSS.")
+    lines += ["", *start_up_table()]
     return "\n".join(lines) + "\n"
+
+
+def start_up_table(runs: int = 21) -> list[str]:
+    """Start-up: ``fleet --version``/``--help`` against a bare interpreter, medians of
+    ``runs`` interleaved runs (wall seconds, whole processes)."""
+    argvs = {
+        "python3 -c pass": [sys.executable, "-c", "pass"],
+        "python3 -c 'import paramiko'": [sys.executable, "-c", "import paramiko"],
+        "fleet --version": [sys.executable, "-m", "fleet", "--version"],
+        "fleet --help": [sys.executable, "-m", "fleet", "--help"],
+    }
+    walls: dict[str, list[float]] = {name: [] for name in argvs}
+    for _ in range(runs):
+        for name, argv in argvs.items():
+            walls[name].append(timed(argv).wall_s)
+    bare = statistics.median(walls["python3 -c pass"])
+    rows = ["| command | median (s) | above `python3 -c pass` (s) |", "|---|---|---|"]
+    rows += [f"| `{name}` | {statistics.median(w):.3f} | {statistics.median(w) - bare:+.3f} |"
+             for name, w in walls.items()]
+    return [f"Start-up, medians of {runs} interleaved runs:", "", *rows]
 
 
 def main() -> None:
@@ -402,9 +428,13 @@ def main() -> None:
     parser.add_argument("--ansible-runs", type=int, nargs="+", default=None,
                         help="runs of Ansible per fleet size (default: --runs); one Ansible "
                         "run at 50 hosts takes about 15 minutes here")
+    parser.add_argument("--programs", nargs="+", choices=PROGRAMS, default=list(PROGRAMS),
+                        help="which programs to run (fleet and floor are always needed)")
     parser.add_argument("--write", type=Path, default=None,
                         help="replace the section between the compare markers in FILE")
     args = parser.parse_args()
+    global programs
+    programs = tuple(p for p in PROGRAMS if p in {*args.programs, "fleet", "floor"})
     # Byte-code compiled once, as an installed package has it (this machine sets
     # PYTHONDONTWRITEBYTECODE, which would make every run compile fleet again).
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "fleet"),
