@@ -113,14 +113,16 @@ class Builder:
         """Return group ``name``, made if new."""
         return self.groups.setdefault(name, _Group())
 
-    def add_child(self, parent: str, child: str, where: str | None = None) -> None:
+    def add_child(self, parent: str, child: str, file: str | None = None,
+                  line: int | None = None) -> None:
         """Make ``child`` a child of ``parent`` (both made if new), once.
 
-        Raises ``ConfigError`` (file ``where``) if that would make a cycle.
+        Raises ``ConfigError`` (at ``file`` and ``line``) if that would make a cycle.
         """
         if child in (parent, "all") or child in self.ancestors(parent):
             raise ConfigError(f"group cycle: {child!r} cannot be a child of {parent!r}, which "
-                              f"is inside it; remove one of the children entries", file=where,
+                              f"is inside it; a group cannot contain itself: remove one of the "
+                              f"children entries", file=file, line=line,
                               field=f"{parent}.children")
         group = self.group(child)
         self.group(parent)

@@ -91,7 +91,7 @@ def _add_ini(builder: Builder, source: Source) -> None:
             builder.add_host(entry.group, entry.name, values, entry.port,
                              At(file, partial(_at_line, line=entry.line)))
         elif isinstance(entry, IniChild):
-            builder.add_child(entry.parent, entry.child, f"{file}:{entry.line}")
+            builder.add_child(entry.parent, entry.child, file, entry.line)
         elif isinstance(entry, IniGroupVars):
             builder.set_group_vars(entry.group, _ini_vars(entry.vars, file))
 

@@ -16,6 +16,7 @@ string (Ansible refuses it too).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -37,7 +38,7 @@ class _Reader:
         self.file = str(path)
 
     def error(self, message: str, loc: Loc) -> ConfigError:
-        return ConfigError(message, file=self.file, field=dotted(loc),
+        return ConfigError(message, file=self.file, field=dotted(loc) or None,
                            line=self.doc.nearest_line(loc))
 
     def at(self, loc: Loc) -> At:
@@ -65,8 +66,10 @@ class _Reader:
         for section, value in self.mapping(data, loc).items():
             here = (*loc, str(section))
             if section not in _SECTIONS:
-                raise self.error(f"unknown key {section!r}; a group has only hosts, vars and "
-                                 "children", here)
+                close = difflib.get_close_matches(str(section), _SECTIONS, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise self.error(f"unknown key {section!r}; {hint}allowed keys: children, "
+                                 "hosts, vars", here)
             if section == "vars":
                 values = self.variables(value, here)
                 self.builder.set_group_vars(name, var_dict(values, self.at(here)))

@@ -59,7 +59,6 @@ def test_bad_proxy_jump(spec: str, message: str) -> None:
     ("-qJ bastion", "bastion"),
     ("-C -o ControlMaster=auto -o ControlPersist=60s", None),
     ("-o StrictHostKeyChecking=no -J a -o ProxyJump=b", "a"),   # the first one wins
-    ("-o ProxyJump=b -J a", "b"),
     ("-i ~/.ssh/key -J bastion", "bastion"),
     ("-F /dev/null -p 22 bastion", None),
     ("-J none", "none"),
@@ -88,20 +87,20 @@ def test_bad_args(args: str, message: str) -> None:
         proxy_jump_from_args(args)
 
 
-# Which jump a host ends up with: var levels override whole vars, proxy_jump beats args,
-# common args beat extra args.
+# Which jump a host ends up with: var levels override whole vars; the args are one ssh
+# command line (ssh_args, common, extra), where the first jump wins, as ssh reads it.
 @pytest.mark.parametrize(("group", "host", "jump"), [
     ({"ansible_ssh_common_args": "-J g"}, {}, "g"),
     ({"ansible_ssh_common_args": "-J g"}, {"ansible_ssh_common_args": "-C"}, None),
-    ({"ansible_ssh_common_args": "-J g"}, {"ansible_ssh_extra_args": "-J h"}, "g"),
+    ({"ansible_ssh_common_args": "-o ProxyJump=g"}, {"ansible_ssh_extra_args": "-o ProxyJump=h"},
+     "g"),
     ({"ansible_ssh_extra_args": "-J g"}, {"ansible_ssh_common_args": "-C"}, "g"),
-    ({"ansible_ssh_common_args": "-J g"}, {"proxy_jump": "h"}, "h"),
-    ({"proxy_jump": "g"}, {"ansible_ssh_common_args": "-J h"}, "g"),
-    ({"proxy_jump": "g"}, {"proxy_jump": "none"}, "none"),
-    ({"proxy_jump": "NONE"}, {}, "none"),
+    ({"ansible_ssh_args": "-J a"}, {"ansible_ssh_common_args": "-o ProxyJump=h"}, "a"),
     ({"ansible_ssh_common_args": "-J g"}, {"ansible_ssh_common_args": "-o ProxyJump=none"},
      "none"),
-    ({}, {"proxy_jump": " u@h:2 "}, "u@h:2"),
+    ({"ansible_ssh_common_args": "-o ProxyJump=NONE"}, {}, "none"),
+    ({}, {"ansible_ssh_args": "-J  u@h:2 "}, "u@h:2"),
+    ({}, {"proxy_jump": "bastion"}, None),  # not an Ansible name: an ordinary var
     ({}, {}, None),
 ])
 def test_jump_precedence_in_the_inventory(tmp_path: Path, group: dict[str, str],
