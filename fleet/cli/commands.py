@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 
 from fleet.cli.export import to_junit
+from fleet.cli.inventory import host_vars, inventory_graph, inventory_list, shown_hosts
 from fleet.cli.report import LiveReport, MonitorView, history_table, status_table, summary
 from fleet.config.playbook import Playbook, load_playbook
 from fleet.config.release import build_release
@@ -152,6 +153,25 @@ def _parsed(parse: Callable[[str], _T], text: str, option: str) -> _T:
         return parse(text)
     except ValueError as exc:
         raise ConfigError(str(exc), file=option) from None
+
+
+def inventory(inventories: Sequence[Path], limit: str | None, as_list: bool,
+              host: str | None, graph: bool, group: str) -> None:
+    """``fleet inventory``: print what fleet resolved (:mod:`fleet.cli.inventory`)."""
+    if [as_list, host is not None, graph].count(True) != 1:
+        _guard(lambda: _raise(ConfigError("give one of --list, --host NAME, --graph",
+                                          file="fleet inventory")))
+    resolved = _guard(lambda: load_inventory(list(inventories)))
+    if host is not None:
+        sys.stdout.write(json.dumps(_guard(lambda: host_vars(resolved, host)), indent=4,
+                                    ensure_ascii=False, sort_keys=True) + "\n")
+    elif graph:
+        every = [h.name for h in resolved.hosts]
+        sys.stdout.write(_guard(lambda: inventory_graph(resolved, group, every)) + "\n")
+    else:
+        shown = _guard(lambda: shown_hosts(resolved, limit))
+        sys.stdout.write(json.dumps(inventory_list(resolved, shown), indent=4,
+                                    ensure_ascii=False) + "\n")
 
 
 def history(as_json: bool, last: int) -> None:

@@ -115,6 +115,23 @@ def monitor_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
                      interval, duration, rollback_on, grace, log_path)
 
 
+@main.command("inventory")
+@click.option("-i", "--inventory", "inventories", multiple=True, required=True,
+              type=click.Path(path_type=Path), envvar="FLEET_INVENTORY",
+              help="Inventory file, folder or host list (repeatable; env FLEET_INVENTORY).")
+@click.option("--limit", "-l", default=None, metavar="PATTERN", help="Ansible host pattern.")
+@click.option("--list", "as_list", is_flag=True, help="Groups, hosts and vars as JSON.")
+@click.option("--host", "host", default=None, metavar="NAME", help="One host's vars as JSON.")
+@click.option("--graph", "graph", is_flag=True, help="The group tree (from GROUP, or all).")
+@click.argument("group", required=False, default="all")
+def inventory_cmd(inventories: Sequence[Path], limit: str | None, as_list: bool,
+                  host: str | None, graph: bool, group: str) -> None:
+    """What fleet resolved from the inventory, in ansible-inventory's shapes."""
+    from fleet.cli import commands
+
+    commands.inventory(inventories, limit, as_list, host, graph, group)
+
+
 @main.command("history")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list of runs on stdout.")
 @click.option("-n", "--last", default=20, show_default=True, type=click.IntRange(min=1),

@@ -178,7 +178,8 @@ class Builder:
         elsewhere = {h for name, g in self.groups.items() if name not in ("all", "ungrouped")
                      for h in g.hosts}
         ungrouped = self.groups["ungrouped"]
-        ungrouped.hosts = {h: None for h in self.host_vars if h not in elsewhere}
+        kept = [h for h in ungrouped.hosts if h not in elsewhere]  # as written, first
+        ungrouped.hosts = dict.fromkeys([*kept, *(h for h in self.host_vars if h not in elsewhere)])
 
     def depths(self) -> dict[str, int]:
         """Return each group's depth: 0 for ``all``, else 1 + the deepest parent."""

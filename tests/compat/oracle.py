@@ -23,8 +23,8 @@ import sys
 from typing import Any
 
 
-def _inventory_list(sources: list[str]) -> Any:
-    """Run ``ansible-inventory --list`` in this process and return what it prints.
+def _inventory_list(sources: list[str], how: str = "--list") -> Any:
+    """Run ``ansible-inventory --list`` (or ``--graph``) in this process; return what it prints.
 
     The CLI keeps two process-wide singletons (its parsed arguments, the vault
     secrets), which are reset before each run; the output is the same as the
@@ -37,7 +37,7 @@ def _inventory_list(sources: list[str]) -> Any:
 
     VaultSecretsContext._current = None
     GlobalCLIArgs._Singleton__instance = None
-    argv = ["ansible-inventory", "--list"]
+    argv = ["ansible-inventory", how]
     for source in sources:
         argv += ["-i", source]
     out = io.StringIO()
@@ -49,7 +49,7 @@ def _inventory_list(sources: list[str]) -> Any:
                 return {"error": f"exit {exc.code}"}
         except Exception as exc:  # an inventory Ansible refuses outright
             return {"error": f"{type(exc).__name__}: {exc}"}
-    return json.loads(out.getvalue())
+    return json.loads(out.getvalue()) if how == "--list" else out.getvalue().rstrip("\n")
 
 
 def _select(sources: list[str], patterns: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -119,6 +119,7 @@ def main() -> None:
             "list": inventory,
             "settings": {h: _settings(h, v, folders.get(h)) for h, v in hostvars.items()},
             "patterns": selected,
+            "graph": _inventory_list(case["sources"], "--graph"),
         }
     json.dump(answers, sys.stdout)
 

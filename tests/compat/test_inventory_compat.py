@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from fleet.cli.inventory import inventory_graph, inventory_list
 from fleet.errors import ConfigError
 from fleet.inventory.limit import match_pattern
 from fleet.inventory.load import load_inventory
@@ -148,6 +149,13 @@ def check_case(compat: dict[str, Any], case_id: str, skip: tuple[str, ...] = ())
             if diff:
                 diffs.append(diff)
     assert not diffs, "\n".join(diffs)
+    # fleet inventory --list and --graph print what ansible-inventory prints.
+    mine = inventory_list(inventory, frozenset(h.name for h in inventory.hosts))
+    del mine["_meta"]["fleet"]
+    theirs = {k: v for k, v in answer["list"].items() if k != "_meta"}
+    theirs["_meta"] = {"hostvars": answer["list"]["_meta"]["hostvars"]}
+    assert mine == theirs
+    assert inventory_graph(inventory, "all", [h.name for h in inventory.hosts]) == answer["graph"]
 
 
 @pytest.mark.parametrize("case_id", CORPUS_IDS or ["(absent)"])
