@@ -37,6 +37,7 @@ from fleet.remote.health import Level, Schedule
 from fleet.results import RunResult
 from fleet.runlog.history import expected_release, list_runs, load_run, to_markdown
 from fleet.runlog.journal import Journal
+from fleet.transport.sshconfig import check_hosts
 from fleet.verbs.monitor import MonitorSpec, monitor_fleet
 from fleet.verbs.recover import recover_fleet
 from fleet.verbs.rollback import rollback_fleet
@@ -47,6 +48,7 @@ from fleet.verbs.status import status_fleet
 RUNS_DIR = Path(".fleet") / "runs"
 EXIT_BAD_INPUT = 2
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 
 
 def rollout(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
@@ -147,7 +149,7 @@ def _raise(exc: Exception) -> None:
     raise exc
 
 
-def _parsed(parse: Callable[[str], _T], text: str, option: str) -> _T:
+def _parsed(parse: Callable[[_A], _T], text: _A, option: str) -> _T:
     """Parse an option value; a bad one is a ConfigError naming the option."""
     try:
         return parse(text)
@@ -220,6 +222,7 @@ def _load(playbook: Path, inventories: Sequence[Path], limit: str | None
     """
     inventory = _guard(lambda: load_inventory(list(inventories)))
     hosts = _guard(lambda: select_hosts(inventory, limit))
+    _guard(lambda: _parsed(check_hosts, hosts, "ssh config"))
     pb = _guard(lambda: load_playbook(playbook))
     release = _guard(lambda: build_release(pb))
     return Target(pb, release, hosts), pb, tuple(h.name for h in inventory.hosts)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import paramiko
 import pytest
 
 from fleet.inventory import sshargs
 from fleet.inventory.load import load_inventory
 from fleet.inventory.sshargs import JumpHop, parse_proxy_jump, proxy_jump_from_args
 from fleet.transport import sshconfig
+from fleet.transport.sshlookup import ParamikoLookup
 
 
 @pytest.mark.parametrize(("spec", "hops"), [
@@ -129,7 +129,7 @@ def test_a_hosts_jump_is_parsed_once_at_load_not_per_connection(
     for _ in range(2):  # two connections to the host
         params = sshconfig.connection_params(
             host.address, port=None, user="me", identity_file=None,
-            proxy_jump=host.proxy_jump, ssh_config=paramiko.SSHConfig())
+            proxy_jump=host.proxy_jump, ssh_config=ParamikoLookup(()))
         assert [(h.hostname, h.port, h.user) for h in params.hops()] == [
             ("bastion", 2222, "ops")]
     assert parsed == ["ops@bastion:2222"]
