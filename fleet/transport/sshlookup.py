@@ -11,8 +11,10 @@ parallel.
 :class:`ParamikoLookup` is the fallback where no ``ssh`` binary exists:
 paramiko's ``SSHConfig``, with what it lacks done here (``Include``, trailing
 comments, ``Host`` patterns with ``[``, one implicit global block per file,
-the inventory's port and user seen by ``Match user`` and tokens). Its known
-gaps are listed in the README; the compat suite measures it against ``ssh -G``.
+the inventory's port and user seen by ``Match user`` and tokens, ProxyCommand
+and ProxyJump excluding each other). It refuses ``Match exec``, which would
+run a command through paramiko's invoke; the compat suite measures it
+against ``ssh -G``.
 
 Both answer :class:`SshOptions`; tokens in ``IdentityFile`` are expanded by
 :func:`expand_tokens` (``ssh -G`` prints them unexpanded).
@@ -215,6 +217,12 @@ class ParamikoLookup:
         hostname, resolved_port = str(options["hostname"]), _port(str(options["port"]), host)
         resolved_user = str(options["user"])
         keys = options.get("identityfile") or []
+        # ProxyCommand and ProxyJump exclude each other; the first one written wins.
+        order = [k for k in options if k in ("proxycommand", "proxyjump")]
+        if order and order[0] == "proxycommand":
+            options.pop("proxyjump", None)
+        elif order:
+            options.pop("proxycommand", None)
         return SshOptions(
             hostname=hostname, port=resolved_port, user=resolved_user,
             identity_files=tuple(expand_tokens(str(k), host=hostname, original=host,
@@ -239,6 +247,9 @@ def _flatten(path: Path, base: Path, depth: int) -> list[str]:
     for raw in lines:
         line = _COMMENT.sub(r"\1", raw).strip()
         word, _, rest = line.partition(" ")
+        if word.lower() == "match" and "exec" in rest.lower().split():
+            raise ValueError(f"ssh config {path}: Match exec needs OpenSSH's ssh to run it; "
+                             "install openssh-client (fleet then asks ssh -G)")
         if word.lower() == "include":
             for pattern in rest.split():
                 full = os.path.expanduser(pattern)

@@ -92,3 +92,16 @@ def test_bad_input_is_one_line_and_exit_2(folder: Path, args: list[str], message
     assert message in done.stderr
     assert done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
+
+
+def test_ssh_config_ssh_refuses_is_exit_2_before_any_host(folder: Path) -> None:
+    config = folder / "ssh_config"
+    config.write_text("Host web1\n  ProxyJump bad:port\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FLEET_SSH_CONFIG": str(config)}
+    done = subprocess.run([sys.executable, "-m", "fleet", "status", "pb.yml", "-i", "inv",
+                           "--limit", "web1"], cwd=folder, capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert done.returncode == 2
+    assert "ssh config: host web1:" in done.stderr
+    assert "Invalid ProxyJump" in done.stderr
+    assert done.stderr.count("\n") == 1
