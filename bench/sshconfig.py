@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fleet.transport.sshlookup import OpenSshLookup, ParamikoLookup  # noqa: E402
+from fleet.transport.sshlookup import OpenSshLookup, ParamikoLookup
 
 
 def write_config(folder: Path) -> Path:
