@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import paramiko
 import pytest
@@ -10,11 +12,12 @@ import pytest
 from fleet.engine import connections
 from fleet.errors import ConnectError
 from fleet.inventory.model import Host
-from fleet.transport import ssh
+from fleet.transport import ssh, sshlookup
 from fleet.transport.knownhosts import load_known_hosts
 from fleet.transport.ssh import SshTransport
 from fleet.transport.sshconfig import (
     ConnectionParams,
+    check_hosts,
     config_paths,
     connection_params,
     read_ssh_config,
@@ -314,3 +317,26 @@ def test_connections_pass_the_inventory_settings(monkeypatch: pytest.MonkeyPatch
     assert seen == {"name": "h1", "address": "web1", "port": None, "user": None,
                     "identity_file": None, "known_hosts": tmp_path / "kh", "timeout": 3,
                     "accept_new": False, "proxy_jump": "ops@bastion"}
+
+
+def test_one_ssh_call_per_distinct_host_for_the_run(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text("Host web*\n  User webuser\n")
+    monkeypatch.setenv("FLEET_SSH_CONFIG", str(config))
+    hosts = [Host(name=f"web{i}", address=f"web{i % 3}", port=None, user=None,
+                  identity_file=None, connection="ssh", known_hosts_file=tmp_path / "kh",
+                  groups=("all",), vars={}) for i in range(9)]
+    calls: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting(argv: list[str], **kwargs: Any) -> Any:
+        calls.append(argv)
+        return real_run(argv, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counting)  # the module sshlookup runs ssh with
+    check_hosts(hosts)
+    assert len(calls) == 3  # web0, web1, web2: one ssh -G each
+    lookup = read_ssh_config(config_paths())
+    assert lookup.lookup("web1", None, None).user == "webuser"  # from the cache
+    assert len(calls) == 3
