@@ -12,7 +12,7 @@ import pytest
 from fleet.engine import connections
 from fleet.errors import ConnectError
 from fleet.inventory.model import Host
-from fleet.transport import ssh, sshlookup
+from fleet.transport import ssh
 from fleet.transport.knownhosts import load_known_hosts
 from fleet.transport.ssh import SshTransport
 from fleet.transport.sshconfig import (
