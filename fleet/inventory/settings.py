@@ -58,6 +58,9 @@ KNOWN_HOSTS_KEYS = ("known_hosts_file", "fleet_known_hosts_file")
 ARGS_KEYS = ("ansible_ssh_args", "ansible_ssh_common_args", "ansible_ssh_extra_args")
 BECOME_PASSWORD_KEYS = ("ansible_become_password", "ansible_become_pass")
 SSH_CONNECTIONS = ("ssh", "smart", "paramiko", "paramiko_ssh")
+SETTING_KEYS = (*ADDRESS_KEYS, *PORT_KEYS, *USER_KEYS, *KEY_FILE_KEYS, *KNOWN_HOSTS_KEYS,
+                *ARGS_KEYS, "ansible_connection", "ansible_become", "ansible_become_user")
+"""Every var :func:`read_settings` reads: the settings depend on these alone."""
 _INVENTORY_DIR = re.compile(r"^\{\{\s*inventory_dir\s*\}\}(?=/|$)")
 _TRUE = ("true", "yes", "on", "1", "y", "t")
 _FALSE = ("false", "no", "off", "0", "n", "f")
