@@ -27,7 +27,8 @@ def _common(fn: Callable[..., None]) -> Callable[..., None]:
                       help="Ansible host pattern: names, groups, globs, a:b, !x, &g.")(fn)
     fn = click.option("-i", "--inventory", "inventories", multiple=True, required=True,
                       type=click.Path(path_type=Path), envvar="FLEET_INVENTORY",
-                      help="Inventory file (repeatable; env FLEET_INVENTORY).")(fn)
+                      help="Inventory file, folder or host list (repeatable; env "
+                           "FLEET_INVENTORY).")(fn)
     return click.argument("playbook", type=click.Path(path_type=Path))(fn)
 
 
