@@ -92,7 +92,8 @@ def write_inventories(count: int) -> None:
     hosts = {name: {"ansible_port": BASE_PORT + i} for i, name in enumerate(names, start=1)}
     fleet_inventory = {"all": {
         "vars": {"ansible_user": "tester", "ansible_host": "127.0.0.1",
-                 "ansible_ssh_private_key_file": str(KEY), "known_hosts_file": "known_hosts"},
+                 "ansible_ssh_private_key_file": str(KEY),
+                 "known_hosts_file": str(WORK / "known_hosts")},
         "hosts": hosts}}
     (WORK / "inventory.yml").write_text(yaml.safe_dump(fleet_inventory, sort_keys=False))
     ansible_inventory = {"bench": {

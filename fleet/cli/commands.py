@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 
 from fleet.cli.export import to_junit
+from fleet.cli.inventory import host_vars, inventory_graph, inventory_list, shown_hosts
 from fleet.cli.report import LiveReport, MonitorView, history_table, status_table, summary
 from fleet.config.playbook import Playbook, load_playbook
 from fleet.config.release import build_release
@@ -36,6 +37,7 @@ from fleet.remote.health import Level, Schedule
 from fleet.results import RunResult
 from fleet.runlog.history import expected_release, list_runs, load_run, to_markdown
 from fleet.runlog.journal import Journal
+from fleet.transport.sshconfig import check_hosts
 from fleet.verbs.monitor import MonitorSpec, monitor_fleet
 from fleet.verbs.recover import recover_fleet
 from fleet.verbs.rollback import rollback_fleet
@@ -46,6 +48,7 @@ from fleet.verbs.status import status_fleet
 RUNS_DIR = Path(".fleet") / "runs"
 EXIT_BAD_INPUT = 2
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 
 
 def rollout(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
@@ -146,12 +149,31 @@ def _raise(exc: Exception) -> None:
     raise exc
 
 
-def _parsed(parse: Callable[[str], _T], text: str, option: str) -> _T:
+def _parsed(parse: Callable[[_A], _T], text: _A, option: str) -> _T:
     """Parse an option value; a bad one is a ConfigError naming the option."""
     try:
         return parse(text)
     except ValueError as exc:
         raise ConfigError(str(exc), file=option) from None
+
+
+def inventory(inventories: Sequence[Path], limit: str | None, as_list: bool,
+              host: str | None, graph: bool, group: str) -> None:
+    """``fleet inventory``: print what fleet resolved (:mod:`fleet.cli.inventory`)."""
+    if [as_list, host is not None, graph].count(True) != 1:
+        _guard(lambda: _raise(ConfigError("give one of --list, --host NAME, --graph",
+                                          file="fleet inventory")))
+    resolved = _guard(lambda: load_inventory(list(inventories)))
+    if host is not None:
+        sys.stdout.write(json.dumps(_guard(lambda: host_vars(resolved, host)), indent=4,
+                                    ensure_ascii=False, sort_keys=True) + "\n")
+    elif graph:
+        every = [h.name for h in resolved.hosts]
+        sys.stdout.write(_guard(lambda: inventory_graph(resolved, group, every)) + "\n")
+    else:
+        shown = _guard(lambda: shown_hosts(resolved, limit))
+        sys.stdout.write(json.dumps(inventory_list(resolved, shown), indent=4,
+                                    ensure_ascii=False) + "\n")
 
 
 def history(as_json: bool, last: int) -> None:
@@ -200,6 +222,7 @@ def _load(playbook: Path, inventories: Sequence[Path], limit: str | None
     """
     inventory = _guard(lambda: load_inventory(list(inventories)))
     hosts = _guard(lambda: select_hosts(inventory, limit))
+    _guard(lambda: _parsed(check_hosts, hosts, "ssh config"))
     pb = _guard(lambda: load_playbook(playbook))
     release = _guard(lambda: build_release(pb))
     return Target(pb, release, hosts), pb, tuple(h.name for h in inventory.hosts)

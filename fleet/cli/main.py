@@ -27,7 +27,8 @@ def _common(fn: Callable[..., None]) -> Callable[..., None]:
                       help="Ansible host pattern: names, groups, globs, a:b, !x, &g.")(fn)
     fn = click.option("-i", "--inventory", "inventories", multiple=True, required=True,
                       type=click.Path(path_type=Path), envvar="FLEET_INVENTORY",
-                      help="Inventory file (repeatable; env FLEET_INVENTORY).")(fn)
+                      help="Inventory file, folder or host list (repeatable; env "
+                           "FLEET_INVENTORY).")(fn)
     return click.argument("playbook", type=click.Path(path_type=Path))(fn)
 
 
@@ -113,6 +114,23 @@ def monitor_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
 
     commands.monitor(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass,
                      interval, duration, rollback_on, grace, log_path)
+
+
+@main.command("inventory")
+@click.option("-i", "--inventory", "inventories", multiple=True, required=True,
+              type=click.Path(path_type=Path), envvar="FLEET_INVENTORY",
+              help="Inventory file, folder or host list (repeatable; env FLEET_INVENTORY).")
+@click.option("--limit", "-l", default=None, metavar="PATTERN", help="Ansible host pattern.")
+@click.option("--list", "as_list", is_flag=True, help="Groups, hosts and vars as JSON.")
+@click.option("--host", "host", default=None, metavar="NAME", help="One host's vars as JSON.")
+@click.option("--graph", "graph", is_flag=True, help="The group tree (from GROUP, or all).")
+@click.argument("group", required=False, default="all")
+def inventory_cmd(inventories: Sequence[Path], limit: str | None, as_list: bool,
+                  host: str | None, graph: bool, group: str) -> None:
+    """What fleet resolved from the inventory, in ansible-inventory's shapes."""
+    from fleet.cli import commands
+
+    commands.inventory(inventories, limit, as_list, host, graph, group)
 
 
 @main.command("history")

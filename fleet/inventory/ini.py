@@ -7,7 +7,7 @@
     [web]
     web[01:03].example.com ansible_user=deploy
     db-[a:c] ansible_port=2222 note="two words"
-    10.0.0.7:2200                    # host:port sets ansible_port
+    10.0.0.7:2200                    # host:port: ansible_port, where the host is first written
 
     [web:vars]
     ansible_ssh_common_args=-J deploy@bastion
@@ -23,7 +23,7 @@ Values are typed as Ansible types them: a Python literal (``2222``, ``True``,
 Ranges ``[01:03]`` (zero-padded if the start is), ``[a:c]`` and ``[1:9:2]``
 expand, several per name. A ``[group:vars]`` or ``[group:children]`` entry must
 name a group declared somewhere in the file by ``[group]`` or
-``[group:children]``.
+``[group:children]``, or by an earlier ``-i`` file.
 
 ``parse_ini`` returns the entries in file order; ``fleet.inventory.load`` builds
 the same ``Inventory`` from them as from a YAML file.
@@ -43,7 +43,6 @@ from fleet.errors import ConfigError
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
 _GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
-_PORT_KEYS = ("ansible_port", "port", "ansible_ssh_port")
 _SHELL_SPECIAL = re.compile(r"['\"\\#]")
 _SHELL_BLANKS = re.compile(r"[ \t\r\n]+")
 MAX_HOSTS_PER_LINE = 100_000
@@ -75,6 +74,7 @@ class IniHost:
     name: str
     vars: tuple[IniVar, ...]
     line: int
+    port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,12 @@ class _Pending:
     parent: str
 
 
-def parse_ini(text: str, file: str) -> tuple[IniEntry, ...]:
+def parse_ini(text: str, file: str, known: frozenset[str] = frozenset()
+              ) -> tuple[IniEntry, ...]:
     """Return the entries of an INI inventory, in file order.
+
+    ``known`` are the groups declared by earlier ``-i`` files: a
+    ``[g:vars]`` or ``[g:children]`` section may name them, as in Ansible.
 
     Raises ``ConfigError`` naming ``file``, the line and the fix for: a
     malformed section header or unknown section type, a host line with bad
@@ -118,7 +122,7 @@ def parse_ini(text: str, file: str) -> tuple[IniEntry, ...]:
     """
     entries: list[IniEntry] = []
     pending: dict[str, _Pending] = {}
-    declared = {"all", "ungrouped"}
+    declared = {"all", "ungrouped", *known}
     group, state = "ungrouped", "hosts"
     section_vars: dict[int, list[IniVar]] = {}  # index in entries of a [group:vars] -> its vars
     vars_at = -1  # index in entries of the current [group:vars] section
@@ -216,9 +220,7 @@ def _host_line(line: str, group: str, number: int) -> list[IniHost]:
         if not sep or not key:
             raise ValueError(f"expected key=value after the host name, got {word!r}")
         variables.append(IniVar(key, parse_value(value), number, value))
-    if port is not None and not any(v.key in _PORT_KEYS for v in variables):
-        variables.insert(0, IniVar("ansible_port", port, number, str(port)))
-    return [IniHost(group, name, tuple(variables), number) for name in names]
+    return [IniHost(group, name, tuple(variables), number, port) for name in names]
 
 
 def _split_words(line: str) -> list[str]:
@@ -292,8 +294,9 @@ def _split_port(pattern: str) -> tuple[str, int | None]:
             colons.append(at)
     if not colons:
         return pattern, None
-    if len(colons) > 1 and _is_ipv6(pattern):
-        return pattern, None
+    if len(colons) > 1 and _is_ipv6(re.sub(r"\[[0-9a-fA-F]+:[0-9a-fA-F]+(?::[0-9]+)?\]", "0",
+                                           pattern)):
+        return pattern, None  # an IPv6 address, ranges allowed: fe80::[a:c]
     if len(colons) > 1:
         raise ValueError(f"{pattern!r} has more than one ':'; write host:port, "
                          "or an IPv6 address as [address]:port")

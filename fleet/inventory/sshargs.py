@@ -89,23 +89,32 @@ def _parse_hop(hop: str, spec: str) -> JumpHop:
     return JumpHop(host=match["v6"] or match["host"], user=match["user"] or None, port=port)
 
 
-def proxy_jump_from_args(args: str) -> ProxyJump | None:
-    """Return the ProxyJump value an ssh argument string sets, or None if it sets none.
+def proxy_jump_from_args(args: str | list[str]) -> ProxyJump | None:
+    """Return the ProxyJump value an ssh command line sets, or None if it sets none.
 
-    ``-J x`` and ``-o ProxyJump=x`` are read; the first one wins, as in ssh.
-    A ``none`` value is returned as ``"none"`` (it turns a jump off).
+    ``args`` is one string of options, or several (Ansible's ssh_args, common
+    args, extra args), read as one command line, in order. ``-J x`` and ``-o
+    ProxyJump=x`` are read; the first one wins, as in ssh, and a ``-J`` after
+    a jump is already set is refused, as ssh refuses it. A ``none`` value is
+    returned as ``"none"`` (it turns a jump off).
 
     Raises ``ValueError`` for unbalanced quotes, an option missing its value,
-    a ``ProxyCommand`` (use ProxyJump instead) or a malformed jump value.
+    a second ``-J``, a ``ProxyCommand`` (use ProxyJump instead) or a malformed
+    jump value.
     """
-    try:
-        words = shlex.split(args)
-    except ValueError as exc:
-        raise ValueError(f"cannot split {args!r} like a shell would: {exc}") from None
+    words: list[str] = []
+    for text in [args] if isinstance(args, str) else args:
+        try:
+            words += shlex.split(text)
+        except ValueError as exc:
+            raise ValueError(f"cannot split {text!r} like a shell would: {exc}") from None
     found: ProxyJump | None = None
     for flag, value in _options(words):
         jump: str | None = None
         if flag == "J":
+            if found is not None:
+                raise ValueError(f"-J {value} comes after the jump {found!r} is set; ssh "
+                                 "allows a single -J (separate hops with commas)")
             jump = value
         elif flag == "o":
             jump = _jump_from_option(value)

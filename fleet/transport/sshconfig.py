@@ -10,7 +10,9 @@ Precedence per setting: what the inventory sets (ssh's command line), then the
 first value ssh config gives for the host's address (``Host`` blocks in file
 order, ``~/.ssh/config`` before ``/etc/ssh/ssh_config``), then ssh's default.
 
-* ``HostName`` replaces the address; ``%h`` and other tokens are expanded.
+* ``HostName`` replaces the address; tokens (``%h %p %r %n %u %%`` ...) are expanded
+  in ``IdentityFile``, with the inventory's port and user (given to ssh as ``-p``
+  and ``-l``, so ``Match user`` sees them too).
 * ``Port`` (22), ``User`` (the local user).
 * ``IdentityFile``: the inventory's key first, then ssh config's (files that
   do not exist are skipped, as ssh does). With any key named, ssh's default
@@ -33,21 +35,27 @@ own line (``bastion`` or ``[bastion]:2222``) in the same known_hosts file.
 Which ssh config: the ``ssh_config`` argument, else the file in
 ``$FLEET_SSH_CONFIG`` (``none`` or empty: no ssh config at all), else
 ``~/.ssh/config`` and ``/etc/ssh/ssh_config`` where they exist.
+
+Who reads it (:mod:`fleet.transport.sshlookup`): OpenSSH itself (``ssh -G``)
+where an ``ssh`` binary is on the PATH, so ssh config means what it means to
+ssh; paramiko's parser otherwise (or with ``FLEET_SSH_LOOKUP=paramiko``).
 """
 
 from __future__ import annotations
 
-import getpass
-import io
 import os
+import shutil
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import paramiko
-
+from fleet.inventory.model import Host
 from fleet.inventory.sshargs import NO_JUMP, JumpHop, ProxyJump, parse_proxy_jump
+from fleet.transport.sshlookup import OpenSshLookup, ParamikoLookup, SshLookup
 
 ENV_SSH_CONFIG = "FLEET_SSH_CONFIG"
+ENV_SSH_LOOKUP = "FLEET_SSH_LOOKUP"
 DEFAULT_PORT = 22
 _MAX_JUMP_DEPTH = 8
 _DEFAULT_FILES = (Path("~/.ssh/config"), Path("/etc/ssh/ssh_config"))
@@ -90,32 +98,90 @@ def config_paths(explicit: Path | None = None) -> tuple[Path, ...]:
     env = os.environ.get(ENV_SSH_CONFIG)
     if env is not None:
         return () if env.strip().lower() in ("", "none") else (Path(env).expanduser(),)
+    return _default_paths()
+
+
+def _default_paths() -> tuple[Path, ...]:
     return tuple(p for p in (d.expanduser() for d in _DEFAULT_FILES) if p.is_file())
 
 
-def read_ssh_config(paths: tuple[Path, ...]) -> paramiko.SSHConfig:
-    """Parse ``paths`` as one ssh config; the first value found for a key wins.
+# One lookup per set of config files for the life of the process (one fleet run), so
+# that each distinct host costs one ``ssh -G`` however many connections (jump hosts,
+# reconnects) ask. Module state, against the house rule, because the transport opens
+# each connection on its own (SshTransport.connect) and has no run object to carry it;
+# keyed by the files' size and mtime, so an edited file is read afresh.
+_LOOKUPS: dict[tuple[object, ...], SshLookup] = {}
+_LOOKUPS_LOCK = threading.Lock()
 
-    Raises ``ValueError`` naming the file if one cannot be read or parsed.
+
+def read_ssh_config(paths: tuple[Path, ...]) -> SshLookup:
+    """Return the lookup for ``paths`` (most important first): ``ssh -G`` where ssh exists,
+    paramiko's parser otherwise or with ``FLEET_SSH_LOOKUP=paramiko``. Cached per process.
+
+    Raises ``ValueError`` naming the file if one cannot be read (or, for the
+    paramiko lookup, parsed).
     """
-    text = io.StringIO()
+    ssh = None if os.environ.get(ENV_SSH_LOOKUP, "").lower() == "paramiko" \
+        else shutil.which("ssh")
+    stamps: list[object] = [ssh]
     for path in paths:
         try:
-            text.write(path.read_text(encoding="utf-8") + "\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"cannot read ssh config {path}: {exc}") from None
-    text.seek(0)
-    config = paramiko.SSHConfig()
-    try:
-        config.parse(text)
-    except Exception as exc:  # paramiko's parse errors are bare SSHException subclasses
-        raise ValueError(f"ssh config {', '.join(map(str, paths))}: {exc}") from None
-    return config
+            stat = path.stat()
+        except OSError as exc:
+            raise ValueError(f"cannot read ssh config {path}: {exc.strerror or exc}") from None
+        stamps += [str(path), stat.st_size, stat.st_mtime_ns]
+    key = tuple(stamps)
+    with _LOOKUPS_LOCK:
+        found = _LOOKUPS.get(key)
+        if found is None:
+            found = _LOOKUPS[key] = _new_lookup(ssh, paths)
+    return found
+
+
+def _new_lookup(ssh: str | None, paths: tuple[Path, ...]) -> SshLookup:
+    if ssh is None:
+        return ParamikoLookup(paths)
+    if not paths:
+        return OpenSshLookup(ssh, None, no_config=True)
+    if set(paths) <= set(_default_paths()):
+        return OpenSshLookup(ssh, None)  # ssh reads its own files, in its own order
+    if len(paths) == 1:
+        return OpenSshLookup(ssh, paths[0])
+    return ParamikoLookup(paths)  # several explicit files: ssh -F takes one
+
+
+def prefetch(lookup: SshLookup, queries: list[tuple[str, int | None, str | None]]) -> None:
+    """Resolve many hosts at once where the lookup can (``ssh -G`` calls in parallel)."""
+    if isinstance(lookup, OpenSshLookup):
+        lookup.prefetch(queries)
+
+
+def check_hosts(hosts: Sequence[Host], ssh_config: Path | None = None) -> None:
+    """Resolve every ssh host's connection now, before any host is contacted.
+
+    One ``ssh -G`` per distinct host, in parallel; the answers stay cached for
+    the run, so connecting later asks ssh nothing again.
+
+    Raises ``ValueError`` naming the host for bad ssh config (a line ssh
+    refuses, a bad port, a jump loop) or a malformed jump.
+    """
+    wanted = [h for h in hosts if h.connection == "ssh"]
+    if not wanted:
+        return
+    lookup = read_ssh_config(config_paths(ssh_config))
+    prefetch(lookup, [(h.address, h.port, h.user) for h in wanted])
+    for host in wanted:
+        try:
+            connection_params(host.address, port=host.port, user=host.user,
+                              identity_file=host.identity_file, proxy_jump=host.proxy_jump,
+                              ssh_config=lookup)
+        except ValueError as exc:
+            raise ValueError(f"host {host.name}: {exc}") from None
 
 
 def connection_params(
     address: str, *, port: int | None, user: str | None, identity_file: Path | None,
-    proxy_jump: str | None, ssh_config: paramiko.SSHConfig,
+    proxy_jump: str | None, ssh_config: SshLookup,
 ) -> ConnectionParams:
     """Return how to connect to ``address``: the inventory's values over ssh config's.
 
@@ -141,64 +207,40 @@ class _Keys:
 
 
 def _resolve(
-    target: JumpHop, config: paramiko.SSHConfig, keys: _Keys, jump: str | None, depth: int,
+    target: JumpHop, config: SshLookup, keys: _Keys, jump: str | None, depth: int,
 ) -> ConnectionParams:
     """Return the params of ``target``; ``jump`` (if not None) overrides ssh config's."""
     if depth > _MAX_JUMP_DEPTH:
         raise ValueError(f"jump hosts nest deeper than {_MAX_JUMP_DEPTH} (a ProxyJump loop?)")
-    found = _lookup(config, target.host)
-    hostname = str(found.get("hostname") or target.host)
-    port = target.port or _port(found.get("port"), target.host)
-    named = _strings(found, "identityfile")
+    found = config.lookup(target.host, target.port, target.user)
+    named = found.identity_files
     existing = [Path(f) for f in named if Path(f).is_file()]
     key_files = tuple(dict.fromkeys([*keys.own, *existing])) or keys.fallback
     if isinstance(jump, ProxyJump):  # parsed once, when the inventory was loaded
         spec, hops = str(jump), jump.hops
     else:
-        spec = str(jump if jump is not None else found.get("proxyjump") or "")
+        spec = str(jump if jump is not None else found.proxy_jump or "")
         hops = parse_proxy_jump(spec) if spec else ()
     gateway = None
     for index, hop in enumerate(hops):
-        if hop.host in (target.host, hostname) and hop.port in (None, port):
+        if hop.host in (target.host, found.hostname) and hop.port in (None, found.port):
             break  # a jump to the host itself (Host * blocks): connect directly, as ssh does
         # The first hop follows its own ProxyJump; later hops go through the previous one.
         hop_params = _resolve(hop, config, _Keys((), keys.own or keys.fallback),
                               None if index == 0 else NO_JUMP, depth + 1)
         gateway = hop_params if gateway is None else replace(hop_params, gateway=gateway)
-    command = found.get("proxycommand") if not spec else None
+    command = found.proxy_command if not spec else None
     return ConnectionParams(
-        hostname=hostname,
-        port=port,
-        user=target.user or str(found.get("user") or getpass.getuser()),
+        hostname=found.hostname,
+        port=found.port,
+        user=found.user,
         key_filenames=key_files,
-        allow_agent=str(found.get("identitiesonly", "no")).lower() != "yes",
+        allow_agent=not found.identities_only,
         look_for_keys=not keys.own and not named,
-        host_key_name=str(found.get("hostkeyalias") or _known_hosts_name(hostname, port)),
+        host_key_name=found.host_key_alias or _known_hosts_name(found.hostname, found.port),
         gateway=gateway,
-        proxy_command=str(command) if command else None,
+        proxy_command=command,
     )
-
-
-def _lookup(config: paramiko.SSHConfig, host: str) -> dict[str, object]:
-    """Return ssh config's options for ``host``; raise ValueError if the lookup fails."""
-    try:
-        return dict(config.lookup(host))
-    except Exception as exc:  # canonicalisation and Match errors are bare SSHExceptions
-        raise ValueError(f"ssh config lookup of {host!r} failed: {exc}") from None
-
-
-def _strings(found: dict[str, object], key: str) -> list[str]:
-    value = found.get(key)
-    return [str(v) for v in value] if isinstance(value, list) else []
-
-
-def _port(value: object, host: str) -> int:
-    if value is None:
-        return DEFAULT_PORT
-    text = str(value)
-    if not text.isdecimal() or not 0 < int(text) < 65536:
-        raise ValueError(f"ssh config gives {host!r} the port {text!r}; expected 1..65535")
-    return int(text)
 
 
 def _known_hosts_name(hostname: str, port: int) -> str:

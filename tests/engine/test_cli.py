@@ -30,7 +30,7 @@ def setup(tmp_path: Path, check: str = "true") -> tuple[Path, Path, dict[str, st
         "name: cli-demo\nsource: src\ntarget: ~/agents\n"
         f"checks:\n  - {{type: command, run: {json.dumps(check)}, timeout: 30}}\n")
     inventory = tmp_path / "inv.yml"
-    inventory.write_text("all:\n  hosts:\n    me: {connection: local}\n")
+    inventory.write_text("all:\n  hosts:\n    me: {ansible_connection: local}\n")
     env = {**os.environ, "HOME": str(tmp_path / "home")}
     return playbook, inventory, env
 
@@ -166,11 +166,11 @@ HOSTILE: list[tuple[str, object, str, str]] = [
      "pb.yml", "not a UTF-8 file name"),
     ("deep inventory",
      lambda pb, inv, src: inv.write_text("all:\n  vars:\n    x: " + "[" * 1000 + "]" * 1000
-                                         + "\n  hosts:\n    me: {connection: local}\n"),
+                                         + "\n  hosts:\n    me: {ansible_connection: local}\n"),
      "inv.yml", "nested more than 100 levels deep"),
     ("inventory alias bomb",
      lambda pb, inv, src: inv.write_text("all:\n  vars:\n" + _bomb("    ")
-                                         + "  hosts:\n    me: {connection: local}\n"),
+                                         + "  hosts:\n    me: {ansible_connection: local}\n"),
      "inv.yml", "aliases expand"),
 ]
 

@@ -81,7 +81,7 @@ def test_monitor_rolls_the_fleet_back_when_a_host_stays_critical(tmp_path: Path)
         "name: mon\nsource: src\ntarget: ~/agents\nhealth:\n"
         "  - {type: access_time, warn_ms: 5000, critical_ms: 10000}\n"
         "  - {type: command, run: 'test ! -e \"$HOME/.sick\"'}\n")
-    (tmp_path / "inv.yml").write_text("all:\n  hosts:\n    me: {connection: local}\n")
+    (tmp_path / "inv.yml").write_text("all:\n  hosts:\n    me: {ansible_connection: local}\n")
     env = {**os.environ, "HOME": str(tmp_path / "home"),
            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
@@ -114,7 +114,7 @@ def test_monitor_rolls_the_fleet_back_when_a_host_stays_critical(tmp_path: Path)
 
 def test_monitor_without_health_checks_is_bad_input(world: World) -> None:
     inventory = world.root / "inv.yml"
-    inventory.write_text("all:\n  hosts:\n    me: {connection: local}\n")
+    inventory.write_text("all:\n  hosts:\n    me: {ansible_connection: local}\n")
     done = subprocess.run([sys.executable, "-m", "fleet", "monitor", str(world.playbook()),
                            "-i", str(inventory)], capture_output=True, text=True, timeout=60,
                           check=False, cwd=world.root)

@@ -73,7 +73,7 @@ def test_secrets_in_the_inventory_never_reach_output_or_the_run_log(tmp_path: Pa
         "all:\n  vars:\n"
         f"    ansible_password: {secrets[0]}\n    ansible_become_password: {secrets[1]}\n"
         f"    ansible_ssh_pass_phrase: {secrets[2]}\n"
-        "  hosts:\n    me: {connection: local}\n")
+        "  hosts:\n    me: {ansible_connection: local}\n")
     env = {**os.environ, "HOME": str(tmp_path / "home")}
     done = subprocess.run([sys.executable, "-m", "fleet", "rollout", "pb.yml", "-i", "inv.yml",
                            "--json"], cwd=tmp_path, env=env, capture_output=True, text=True,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fleet.errors import ConfigError
+from fleet.inventory.limit import select_hosts
 from fleet.inventory.load import load_inventory
 from fleet.inventory.varfiles import find_vars_files
 
@@ -72,7 +73,7 @@ def test_group_vars_apply_to_yaml_inventories_and_set_connection(tmp_path: Path)
     inv = load_inventory([tmp_path / "inv.yml"])
     w1, w2 = inv.hosts
     assert (w1.user, w1.port, w2.port) == ("deploy", 2222, 2200)
-    assert w1.identity_file == tmp_path / "group_vars" / "keys" / "id"  # relative to its file
+    assert w1.identity_file == Path("keys/id")  # relative to the working directory, as in ssh
 
 
 def test_a_folder_of_files_merges_in_sorted_order(tmp_path: Path) -> None:
@@ -150,15 +151,32 @@ BAD = [
     ("group_vars/web.yml", "a: 1\n2: x\n", 2, "variable names must be strings", None),
     ("group_vars/web.yml", "a: [1,\n", 2, "invalid YAML", None),
     ("group_vars/web.yml", "a: 1\na: 2\n", 2, "duplicate key 'a'", "a"),
+    ("group_vars/all.yml", "$ANSIBLE_VAULT;1.1;AES256\n6162\n", 1, "Vault", None),
+]
+
+# Settings fleet cannot use: loaded, then refused when the host is selected.
+UNUSABLE = [
     ("group_vars/web/conn.yml", "x: 1\nansible_port: ssh\n", 2, "expected a port number",
      "ansible_port"),
     ("host_vars/w1.yml", "ansible_host: '{{ ip }}'\n", 1, "templates are not supported",
      "ansible_host"),
-    ("host_vars/w1", "ansible_user: a\nuser: b\n", 2, "both set user", "user"),
-    ("group_vars/all.yml", "$ANSIBLE_VAULT;1.1;AES256\n6162\n", 1, "Vault", None),
     ("host_vars/w1.yml", "ansible_ssh_common_args: -J\n", 1, "needs a value",
      "ansible_ssh_common_args"),
 ]
+
+
+@pytest.mark.parametrize(("name", "text", "line", "message", "field"), UNUSABLE)
+def test_unusable_settings_in_vars_files_name_file_and_line(
+        tmp_path: Path, name: str, text: str, line: int, message: str, field: str) -> None:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    (tmp_path / "hosts").write_text("[web]\nw1\n")
+    with pytest.raises(ConfigError) as info:
+        select_hosts(load_inventory([tmp_path / "hosts"]), "web")
+    error = info.value
+    assert (error.file, error.line, error.field) == (str(path), line, field)
+    assert message in error.message
 
 
 @pytest.mark.parametrize(("name", "text", "line", "message", "field"), BAD)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import paramiko
 import pytest
@@ -15,15 +17,14 @@ from fleet.transport.knownhosts import load_known_hosts
 from fleet.transport.ssh import SshTransport
 from fleet.transport.sshconfig import (
     ConnectionParams,
+    check_hosts,
     config_paths,
     connection_params,
     read_ssh_config,
 )
+from fleet.transport.sshlookup import local_user
 
-
-@pytest.fixture(autouse=True)
-def local_user(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOGNAME", "localme")
+ME = local_user()  # ssh's local user: the name of this process's uid, not $LOGNAME
 
 
 def params(tmp_path: Path, config: str, address: str = "web1", *, port: int | None = None,
@@ -44,7 +45,7 @@ def key(tmp_path: Path, name: str) -> Path:
 def test_no_config_means_ssh_defaults(tmp_path: Path) -> None:
     got = params(tmp_path, "")
     assert got == ConnectionParams(
-        hostname="web1", port=22, user="localme", key_filenames=(), allow_agent=True,
+        hostname="web1", port=22, user=ME, key_filenames=(), allow_agent=True,
         look_for_keys=True, host_key_name="web1", gateway=None, proxy_command=None)
     assert got.hops() == ()
     assert got.where == "web1:22"
@@ -170,8 +171,12 @@ def test_proxy_command(tmp_path: Path) -> None:
     assert params(tmp_path, JUMPS, "proxied", proxy_jump="bastion").proxy_command is None
 
 
-def test_a_jump_to_the_host_itself_is_skipped(tmp_path: Path) -> None:
+def test_a_jump_host_that_jumps_through_itself_is_refused_as_ssh_refuses_it(
+        tmp_path: Path) -> None:
     config = "Host *\n  ProxyJump bastion\n"
+    with pytest.raises(ValueError, match="jumphost loop via bastion"):
+        params(tmp_path, config)
+    config = "Host bastion\n  ProxyJump none\nHost *\n  ProxyJump bastion\n"
     got = params(tmp_path, config)
     assert got.gateway is not None
     assert got.gateway.hostname == "bastion"
@@ -184,9 +189,9 @@ def test_a_jump_loop_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("config", "message"), [
-    ("Host web1\n  Port ssh\n", "port 'ssh'; expected 1..65535"),
-    ("Host web1\n  ProxyJump bad:port\n", "port must be a number"),
-    ("Host web1\n  =oops\n", "Unparsable line"),
+    ("Host web1\n  Port 70000\n", "line 2: Bad port"),
+    ("Host web1\n  ProxyJump bad:port\n", "line 2: Invalid ProxyJump"),
+    ("Host web1\n  =oops\n", "line 2: no argument after keyword"),
 ])
 def test_bad_ssh_config(tmp_path: Path, config: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -312,3 +317,26 @@ def test_connections_pass_the_inventory_settings(monkeypatch: pytest.MonkeyPatch
     assert seen == {"name": "h1", "address": "web1", "port": None, "user": None,
                     "identity_file": None, "known_hosts": tmp_path / "kh", "timeout": 3,
                     "accept_new": False, "proxy_jump": "ops@bastion"}
+
+
+def test_one_ssh_call_per_distinct_host_for_the_run(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text("Host web*\n  User webuser\n")
+    monkeypatch.setenv("FLEET_SSH_CONFIG", str(config))
+    hosts = [Host(name=f"web{i}", address=f"web{i % 3}", port=None, user=None,
+                  identity_file=None, connection="ssh", known_hosts_file=tmp_path / "kh",
+                  groups=("all",), vars={}) for i in range(9)]
+    calls: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting(argv: list[str], **kwargs: Any) -> Any:
+        calls.append(argv)
+        return real_run(argv, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counting)  # the module sshlookup runs ssh with
+    check_hosts(hosts)
+    assert len(calls) == 3  # web0, web1, web2: one ssh -G each
+    lookup = read_ssh_config(config_paths())
+    assert lookup.lookup("web1", None, None).user == "webuser"  # from the cache
+    assert len(calls) == 3
