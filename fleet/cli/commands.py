@@ -35,7 +35,13 @@ from fleet.inventory.load import load_inventory
 from fleet.plan import build_plan
 from fleet.remote.health import Level, Schedule
 from fleet.results import RunResult
-from fleet.runlog.history import expected_release, list_runs, load_run, to_markdown
+from fleet.runlog.history import (
+    expected_release,
+    hosts_on_release,
+    list_runs,
+    load_run,
+    to_markdown,
+)
 from fleet.runlog.journal import Journal
 from fleet.transport.sshconfig import check_hosts
 from fleet.verbs.monitor import MonitorSpec, monitor_fleet
@@ -64,9 +70,10 @@ def rollout(playbook: Path, inventories: Sequence[Path], limit: str | None, as_j
         _finish(run_id, as_json, lambda sink, _: check(target, connector, sink, run_id=run_id,
                                                         forks=pb.strategy.forks))
     else:
+        held = hosts_on_release(RUNS_DIR, pb.name, target.release.id)
         _finish(run_id, as_json, lambda sink, interrupt: rollout_fleet(
             target, plan, connector, sink, run_id=run_id, canary_only=canary_only,
-            interrupt=interrupt))
+            interrupt=interrupt, on_release=held))
 
 
 def rollback(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,

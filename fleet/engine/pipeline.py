@@ -4,7 +4,8 @@ Two round trips after connecting: prepare and stage travel together (the
 release follows the script on stdin; nothing in the target is touched yet),
 then activate, validate and commit. A release over :data:`STAGE_WITH_PREPARE`
 bytes is staged in a round trip of its own, so that a rerun (answered by
-prepare alone) does not upload it.
+prepare alone) does not upload it, and so is a host that this controller's
+run log says already holds the release (``HostJob.on_release``).
 
 After the host is touched (lock and backup taken), any failure rolls the host
 back on the spot (unless ``on_failure: halt``), so a failed host is always
@@ -61,6 +62,10 @@ class HostJob:
     stop: threading.Event
     timeout: float
     roll_back_failed: bool = True
+    on_release: frozenset[str] = frozenset()
+    """Hosts this controller's run log says already hold the release: their prepare
+    goes without the upload (a rerun then costs no bytes); if one does not hold
+    it after all, it is staged in a round trip of its own."""
 
 
 class _Stopped(Exception):
@@ -112,7 +117,7 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
     try:
         runner.boundary()
         runner.transport = runner.step("connect", lambda: job.get_transport(host))
-        together = len(job.payload) <= STAGE_WITH_PREPARE
+        together = len(job.payload) <= STAGE_WITH_PREPARE and host.name not in job.on_release
         answer: list[CommandResult] = []
         try:
             prepared = runner.step("prepare", lambda: _prepare(runner, together, answer),

@@ -215,6 +215,17 @@ def expected_release(folder: Path, playbook: str) -> str | None:
     return last.release if last.outcome in ("success", "canary_only", "partial") else None
 
 
+def hosts_on_release(folder: Path, playbook: str, release: str) -> frozenset[str]:
+    """The hosts this controller's newest run of ``playbook`` left on ``release``
+    (its rollout deployed them or found them unchanged); empty when that run was
+    anything else."""
+    last = last_run(folder, playbook)
+    if last is None or last.command != "rollout" or last.release != release:
+        return frozenset()
+    return frozenset(name for name, host in last.hosts.items()
+                     if host.status in ("deployed", "unchanged"))
+
+
 def load_run(folder: Path, run_id: str) -> RunRecord:
     """The run whose id is ``run_id`` (or starts with it, if only one does).
 

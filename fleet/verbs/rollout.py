@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -60,12 +60,13 @@ class Target:
 
 
 def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *,
-            run_id: str, canary_only: bool = False, interrupt: Interrupt | None = None
-            ) -> RunResult:
+            run_id: str, canary_only: bool = False, interrupt: Interrupt | None = None,
+            on_release: Collection[str] = ()) -> RunResult:
     """Run the fleet sequence (canary, batches, halt, rollback) and return its result.
 
     ``interrupt`` (set by Ctrl-C, SIGTERM or SIGHUP) halts the run and rolls back
-    every touched host, as a failure does."""
+    every touched host, as a failure does. ``on_release``: hosts expected to hold
+    the release already (see :attr:`fleet.engine.pipeline.HostJob.on_release`)."""
     start = time.monotonic()
     pb = target.playbook
     sink.emit(RunStarted(run_id, "rollout", pb.name, target.release.id,
@@ -76,7 +77,7 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
                   get_transport=connections.get, reconnect=connections.fresh, sink=sink,
                   stop=threading.Event(),
                   timeout=pb.timeouts.command,
-                  roll_back_failed=plan.on_failure != "halt")
+                  roll_back_failed=plan.on_failure != "halt", on_release=frozenset(on_release))
     bake = None
     if plan.bake_s and pb.health:
         bake = partial(bake_canaries, target, connector, sink, seconds=plan.bake_s)

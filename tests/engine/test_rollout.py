@@ -200,3 +200,32 @@ def test_a_value_check_over_its_limit_is_not_committed_by_the_host(world: World)
     assert not any(isinstance(e, StepStarted) and e.step == "commit" for e in rec.events)
     assert world.snapshot() == before
     assert not (world.state("h1") / "current").exists()
+
+
+def test_hosts_the_run_log_puts_on_the_release_are_asked_without_the_upload(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    pb = world.playbook()
+    world.run(pb, run_id="run-1")
+    # h2 was put back by hand since: the run log's word is wrong for it
+    target = world.target("h2")
+    (target / "COMMON_WORKFLOW.md").write_text("edited by hand\n")
+    world.state("h2").joinpath("current").unlink()
+    sent: list[tuple[str, bool]] = []  # host, whether the release went with the command
+    real_run = LocalTransport.run
+    content = FILES["COMMON_WORKFLOW.md"].encode()
+
+    def sizing_run(self: LocalTransport, command: str, **kwargs: Any) -> CommandResult:
+        sent.append((self.host, content in (kwargs.get("stdin") or b"")))
+        return real_run(self, command, **kwargs)
+
+    monkeypatch.setattr(LocalTransport, "run", sizing_run)
+    everyone = frozenset(h.name for h in world.hosts)
+    res, _ = world.run(pb, run_id="run-2", on_release=everyone)
+    status = {h.name: h.status for h in res.hosts}
+    assert status["h2"] is HostStatus.DEPLOYED
+    assert all(status[h] is HostStatus.UNCHANGED for h in everyone - {"h2"})
+    assert not any(upload for host, upload in sent if host != "h2")
+    # h2: prepare alone (READY), stage with the release, activate
+    assert [upload for host, upload in sent if host == "h2"] == [False, True, False]
+    assert {n: v for n, v in world.snapshot()["h2"].items() if n in FILES} \
+        == {n: v for n, v in expected_after(world, "h2").items() if n in FILES}

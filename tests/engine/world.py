@@ -115,11 +115,11 @@ class World:
         path.write_text("\n".join(lines) + "\n")
         return path
 
-    def run(self, playbook: Path, *, canary_only: bool = False, run_id: str = "run-1"
-            ) -> tuple[RunResult, Recorder]:
+    def run(self, playbook: Path, *, canary_only: bool = False, run_id: str = "run-1",
+            on_release: frozenset[str] = frozenset()) -> tuple[RunResult, Recorder]:
         pb = load_playbook(playbook)
         target = Target(pb, build_release(pb), self.hosts)
         plan = build_plan([h.name for h in self.hosts], pb.strategy)
         sink = Recorder()
         return rollout(target, plan, self.connector, sink, run_id=run_id,
-                       canary_only=canary_only), sink
+                       canary_only=canary_only, on_release=on_release), sink
