@@ -13,7 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from faults import run_log, wait_until, write_inventory
+import health_support
+from faults import run_log, write_inventory
+from health_support import memory_hog
 from testfleet_helpers import (
     DEV_LIKE_HOSTS,
     KNOWN_HOSTS,
@@ -27,7 +29,7 @@ from testfleet_helpers import (
 TILDE_TARGET = "~/.claude/agents"
 """The example playbook's target as written there: tester's home differs on mac-01."""
 
-HOG = "fleethog"
+HOG: str = health_support.HOG
 """The name of the memory-heavy process the memory checks watch (see ``named_hog``)."""
 
 CHECKS: list[dict[str, Any]] = [
@@ -73,45 +75,12 @@ def steps_of(run_id: str, host: str) -> list[str]:
             and e.get("host") == host]
 
 
-_HOG_PY = """
-import sys, time
-with open("/proc/self/comm", "w") as comm:
-    comm.write(sys.argv[1])
-ballast = b"x" * (int(sys.argv[2]) << 20)
-time.sleep(int(sys.argv[3]))
-"""
-
-# $1 = python source, $2 = name, $3 = MiB, $4 = lifetime (s); prints the pid. The
-# name is both argv[0] (what macOS's ps shows as comm, and mac-01's ps shim) and
-# the kernel's comm (what GNU and busybox ps show).
-_START = ('{ exec -a "$2" python3 -c "$1" "$2" "$3" "$4"; } </dev/null >/dev/null 2>&1 & '
-          'echo $!')
-
-
-def _rss_kb(host: str, pid: int) -> int | None:
-    code, out = docker_exec(host, ["sh", "-c", '[ "$(cat /proc/$1/comm)" = "$2" ] && '
-                                   'awk \'/^VmRSS:/ {print $2}\' "/proc/$1/status"',
-                                   "sh", str(pid), HOG])
-    text = out.decode(errors="replace").strip()
-    return int(text) if code == 0 and text.isdigit() else None
-
-
 @contextmanager
 def named_hog(host: str, mib: int = HOG_MIB, lifetime: int = 300) -> Iterator[int]:
     """Run a process named HOG holding ``mib`` MiB on ``host`` (as tester) until the
-    block ends; yield its pid. Started with docker exec, so any host can run it."""
-    code, out = docker_exec(host, ["bash", "-c", _START, "sh", _HOG_PY, HOG, str(mib),
-                                   str(lifetime)], user="tester")
-    text = out.decode(errors="replace").strip()
-    assert code == 0, out
-    assert text.isdigit(), out
-    pid = int(text)
-    try:
-        wait_until(lambda: (_rss_kb(host, pid) or 0) >= mib << 10, 20,
-                   what=f"{HOG} of {mib} MiB on {host}")
+    block ends; yield its pid (``health_support.memory_hog``, whose name is HOG)."""
+    with memory_hog(host, mib, lifetime) as pid:
         yield pid
-    finally:
-        docker_exec(host, ["kill", "-9", str(pid)])
 
 
 __all__ = ["CHECKS", "DEV_LIKE_HOSTS", "FAIL_CHECK", "HEALTH", "HOG", "HOG_MIB", "TILDE_TARGET",

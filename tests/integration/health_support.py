@@ -41,8 +41,12 @@ ballast = b"x" * (int(sys.argv[2]) << 20)
 time.sleep(int(sys.argv[3]))
 """
 
-# $1 = python source, $2 = name, $3 = MiB, $4 = lifetime (s); prints the pid.
-_START = 'python3 -c "$1" "$2" "$3" "$4" </dev/null >/dev/null 2>&1 & echo $!'
+# $1 = python source, $2 = name, $3 = MiB, $4 = lifetime (s); prints the pid. The
+# name is both argv[0] (what macOS's ps shows as comm, and mac-01's ps shim) and
+# the kernel's comm (what GNU and busybox ps show). Run by bash (for exec -a),
+# which every test host has for docker exec whatever its users' PATH.
+_START = ('{ exec -a "$2" python3 -c "$1" "$2" "$3" "$4"; } </dev/null >/dev/null 2>&1 & '
+          'echo $!')
 
 
 def _rss_kb(host: str, pid: int) -> int | None:
@@ -61,7 +65,7 @@ def memory_hog(host: str, mib: int, lifetime: int = 600) -> Iterator[int]:
     Returns only once the hog is named HOG and holds its memory. It is killed
     (by its pid) when the block ends, and dies by itself after ``lifetime`` s.
     """
-    code, out = docker_exec(host, ["sh", "-c", _START, "sh", _HOG_PY, HOG, str(mib),
+    code, out = docker_exec(host, ["bash", "-c", _START, "sh", _HOG_PY, HOG, str(mib),
                                    str(lifetime)], user="tester")
     text = out.decode(errors="replace").strip()
     assert code == 0, out
