@@ -55,6 +55,21 @@ def _check_homes(work: Path, n: int, want: str) -> int:
     return sum(1 for g in got if g != want)
 
 
+def hosts_cpu(work: Path) -> float:
+    """CPU seconds the sshds' sessions used so far (children each listener reaped:
+    the session processes and every command they ran)."""
+    total = 0.0
+    clock = os.sysconf("SC_CLK_TCK")
+    for pidfile in (work / "run").glob("h*.pid"):
+        try:
+            fields = Path(f"/proc/{int(pidfile.read_text())}/stat").read_text() \
+                .rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        total += (int(fields[13]) + int(fields[14])) / clock   # cutime, cstime
+    return total
+
+
 def _argv(program: str, phase: str, work: Path, extra: list[str]) -> list[str]:
     if program == "floor":
         return [sys.executable, str(REPO / "bench" / "scalefloor.py"), phase,
@@ -66,13 +81,16 @@ def _argv(program: str, phase: str, work: Path, extra: list[str]) -> list[str]:
 def _measure(program: str, phase: str, work: Path, n: int, want: str,
              extra: list[str]) -> dict[str, object]:
     env = {"PYTHONPATH": str(REPO), "FLEET_SSH_CONFIG": "none"}
+    before = hosts_cpu(work)
     result: Timed = timed(_argv(program, phase, work, extra), env=env, cwd=work)
+    on_hosts = hosts_cpu(work) - before
     wrong = _check_homes(work, n, want)
     row: dict[str, object] = {
         "n": n, "program": program, "phase": phase, "exit": result.returncode,
         "wall_s": round(result.wall_s, 2), "cpu_s": round(result.cpu_s, 2),
         "cpu_ms_per_host": round(1000 * result.cpu_s / n, 2),
-        "rss_mb": round(result.max_rss_mb, 1), "hosts_wrong": wrong}
+        "rss_mb": round(result.max_rss_mb, 1), "hosts_cpu_s": round(on_hosts, 2),
+        "hosts_wrong": wrong}
     if result.returncode != 0 or wrong:
         row["stderr_tail"] = result.stderr[-600:]
     if program == "fleet" and result.stdout.strip():
@@ -111,8 +129,9 @@ def table(rows: list[dict[str, object]]) -> str:
         return values[len(values) // 2]
 
     lines = ["| N | phase | fleet wall s | floor wall s | ratio | fleet CPU s (ms/host) "
-             "| floor CPU s | fleet RSS MB | floor RSS MB | runs | all exit 0, hosts right |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| floor CPU s | fleet RSS MB | floor RSS MB | hosts' CPU s fleet / floor "
+             "| runs | all exit 0, hosts right |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n, phase in sorted({(k[0], k[1]) for k in cells}, key=lambda t: (str(t[0]), str(t[1]))):
         f, p = (n, phase, "fleet"), (n, phase, "floor")
         if f not in cells or p not in cells:
@@ -122,7 +141,8 @@ def table(rows: list[dict[str, object]]) -> str:
             f"| {n} | {phase} | {med(f, 'wall_s'):.1f} | {med(p, 'wall_s'):.1f} | "
             f"{med(f, 'wall_s') / med(p, 'wall_s'):.2f}× | {med(f, 'cpu_s'):.1f} "
             f"({med(f, 'cpu_ms_per_host'):.1f}) | {med(p, 'cpu_s'):.1f} | "
-            f"{med(f, 'rss_mb'):.0f} | {med(p, 'rss_mb'):.0f} | {len(cells[f])} | "
+            f"{med(f, 'rss_mb'):.0f} | {med(p, 'rss_mb'):.0f} | "
+            f"{med(f, 'hosts_cpu_s'):.1f} / {med(p, 'hosts_cpu_s'):.1f} | {len(cells[f])} | "
             f"{'yes' if ok else 'NO'} |")
     return "\n".join(lines)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from fleet.inventory.model import Host
 from fleet.transport.base import Transport
@@ -78,6 +78,14 @@ class Connections:
         with self._lock:
             transport = self._open.pop(host.name, None)
         if transport is not None:
+            _close_quietly(transport)
+
+    def keep_only(self, names: Collection[str]) -> None:
+        """Close every open transport but those of ``names`` (the hosts still to work on)."""
+        with self._lock:
+            gone = [n for n in self._open if n not in names]
+            transports = [self._open.pop(n) for n in gone]
+        for transport in transports:
             _close_quietly(transport)
 
     def close_all(self) -> None:

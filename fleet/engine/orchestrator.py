@@ -9,13 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fleet.config.playbook import OnFailure
+from fleet.engine.hostwork import HostWork, ThreadWork
 from fleet.engine.interrupts import Interrupt
 from fleet.engine.parallel import wait_all
-from fleet.engine.pipeline import HostJob, roll_back_after_halt, run_host
+from fleet.engine.pipeline import HostJob
 from fleet.events import (
     BatchStarted,
     EventSink,
@@ -45,8 +45,11 @@ Bake = Callable[[Sequence[Host], threading.Event], "str | None"]
 
 def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolicy, *,
               on_failure: OnFailure, canary_only: bool, bake: Bake | None = None,
-              interrupt: Interrupt | None = None) -> FleetRun:
+              interrupt: Interrupt | None = None, work: HostWork | None = None) -> FleetRun:
     """Run the plan; on a halt roll back what ``on_failure`` says, in parallel.
+
+    Each host's steps run through ``work`` (default: :class:`ThreadWork`, a pool
+    of ``plan.forks`` threads here); every decision is taken here.
 
     ``bake`` watches the canaries' health after they pass (``strategy.bake``)
     and returns why they must not be trusted, or None.
@@ -54,16 +57,31 @@ def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolic
     ``job.stop`` is set when the run halts (a failure past the policy, or a
     signal: ``interrupt``, or Ctrl-C where no handler is installed).
     """
-    signalled = interrupt or Interrupt()
+    runner = work if work is not None else ThreadWork(job, plan.forks)
+    try:
+        return _run_batches(plan, hosts, job, policy, runner, on_failure=on_failure,
+                            canary_only=canary_only, bake=bake,
+                            signalled=interrupt or Interrupt())
+    finally:
+        if work is None:
+            runner.close()
+
+
+def _run_batches(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolicy,
+                 work: HostWork, *, on_failure: OnFailure, canary_only: bool,
+                 bake: Bake | None, signalled: Interrupt) -> FleetRun:
+    """The batch loop of :func:`run_fleet`, then the fleet-wide rollback."""
     by_name = {h.name: h for h in hosts}
     outcomes: dict[str, HostOutcome] = {}
     halt_reason: list[str] = []
     canary_failed = False
+    failed = 0
 
     def halt(why: str) -> None:
         if not halt_reason:
             halt_reason.append(why)
             job.stop.set()
+            work.halt()
             job.sink.emit(Halted(why))
 
     for batch in plan.batches:
@@ -75,20 +93,17 @@ def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolic
         job.sink.emit(BatchStarted(batch.index, batch.hosts, batch.canary))
 
         def done(outcome: HostOutcome, canary: bool = batch.canary) -> None:
-            nonlocal canary_failed
+            nonlocal canary_failed, failed
             outcomes[outcome.name] = outcome
-            if outcome.status in (HostStatus.FAILED, HostStatus.ROLLED_BACK,
-                                  HostStatus.ROLLBACK_FAILED):
+            if outcome.status in _FAILED:
                 canary_failed = canary_failed or canary
-                failed = sum(1 for o in outcomes.values() if o.status in (
-                    HostStatus.FAILED, HostStatus.ROLLED_BACK, HostStatus.ROLLBACK_FAILED))
+                failed += 1  # a host finishes once: a running count, not a scan per failure
                 decision = policy.decide(failed, canary_failed)
                 if isinstance(decision, Halt):
                     halt(f"{outcome.name} failed: {outcome.error} — {decision.reason}")
 
-        with ThreadPoolExecutor(max_workers=max(1, min(plan.forks, len(batch.hosts)))) as pool:
-            futures = [pool.submit(run_host, by_name[name], job) for name in batch.hosts]
-            wait_all(futures, done, lambda: halt(signalled.why()), signalled)
+        futures = [work.deploy(by_name[name]) for name in batch.hosts]
+        wait_all(futures, done, lambda: halt(signalled.why()), signalled)
         if batch.canary and bake is not None and not job.stop.is_set():
             try:
                 verdict = bake([by_name[name] for name in batch.hosts], signalled.event)
@@ -110,10 +125,13 @@ def run_fleet(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPolic
                 or (on_failure == "rollback_all" and o.status is HostStatus.DEPLOYED)]
         if undo:
             start = time.monotonic()
-            outcomes.update(roll_back_hosts(undo, by_name, job, reason=halt_reason[0]))
+            outcomes.update(roll_back_hosts(undo, by_name, job, work, reason=halt_reason[0]))
             rollback_duration = time.monotonic() - start
     return FleetRun(_outcome(outcomes, bool(halt_reason), canary_only), outcomes,
                     halt_reason[0] if halt_reason else None, rollback_duration)
+
+
+_FAILED = (HostStatus.FAILED, HostStatus.ROLLED_BACK, HostStatus.ROLLBACK_FAILED)
 
 
 def _skip(names: Iterable[str], outcomes: dict[str, HostOutcome], sink: EventSink) -> None:
@@ -123,16 +141,15 @@ def _skip(names: Iterable[str], outcomes: dict[str, HostOutcome], sink: EventSin
         sink.emit(HostFinished(name, HostStatus.SKIPPED, 0.0))
 
 
-def roll_back_hosts(undo: Sequence[HostOutcome], by_name: dict[str, Host], job: HostJob, *,
-                    reason: str) -> dict[str, HostOutcome]:
-    """Roll back this run's changes on ``undo`` hosts in parallel (over their open connections);
-    each host's rollback is :func:`fleet.engine.pipeline.roll_back_after_halt`."""
+def roll_back_hosts(undo: Sequence[HostOutcome], by_name: dict[str, Host], job: HostJob,
+                    work: HostWork, *, reason: str) -> dict[str, HostOutcome]:
+    """Roll back this run's changes on ``undo`` hosts in parallel, ``forks`` at once (over
+    their open connections, or fresh ones); each host's rollback is
+    :func:`fleet.engine.pipeline.roll_back_after_halt`."""
     job.sink.emit(RollbackStarted(tuple(o.name for o in undo)))
     results: dict[str, HostOutcome] = {}
-    with ThreadPoolExecutor(max_workers=max(1, len(undo))) as pool:
-        futures = [pool.submit(roll_back_after_halt, by_name[o.name], o, job, reason=reason)
-                   for o in undo]
-        wait_all(futures, lambda o: results.__setitem__(o.name, o), lambda: None)
+    futures = [work.roll_back(by_name[o.name], o, reason) for o in undo]
+    wait_all(futures, lambda o: results.__setitem__(o.name, o), lambda: None)
     return results
 
 

@@ -7,9 +7,10 @@ the hosts in flight at their next step boundary.
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from fleet.engine.interrupts import Interrupt
 from fleet.errors import FleetError, reason
@@ -24,16 +25,28 @@ def wait_all(futures: Iterable[Future[HostOutcome]], on_done: Callable[[HostOutc
              on_interrupt: Callable[[], None], interrupt: Interrupt | None = None) -> None:
     """Wait for every future, calling ``on_done`` per result. A signal (``interrupt``
     set, or a KeyboardInterrupt where no handler is installed) calls ``on_interrupt``
-    once and the waiting goes on: hosts in flight stop at their next step boundary."""
-    pending = set(futures)
+    once and the waiting goes on: hosts in flight stop at their next step boundary.
+
+    Each finished future lands in a queue: the cost per host is constant, however
+    many are pending (``concurrent.futures.wait`` walks them all on every call).
+    """
+    finished: queue.SimpleQueue[Future[HostOutcome]] = queue.SimpleQueue()
+    pending = 0
+    for started in futures:
+        pending += 1
+        started.add_done_callback(finished.put)
     told = False
     while pending:
+        future: Future[HostOutcome] | None
         try:
-            finished, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+            future = finished.get(timeout=_POLL_S)
+        except queue.Empty:
+            future = None
         except KeyboardInterrupt:
             on_interrupt()
             continue
-        for future in finished:
+        if future is not None:
+            pending -= 1
             on_done(future.result())
         if interrupt is not None and interrupt.is_set() and not told:
             told = True

@@ -66,6 +66,8 @@ class HostJob:
     """Hosts this controller's run log says already hold the release: their prepare
     goes without the upload (a rerun then costs no bytes); if one does not hold
     it after all, it is staged in a round trip of its own."""
+    release: Callable[[Host], None] = lambda host: None
+    """Done with the host's connection for now (close it; ``get_transport`` reopens)."""
 
 
 class _Stopped(Exception):
@@ -108,7 +110,19 @@ class _Runner:
 
 
 def run_host(host: Host, job: HostJob) -> HostOutcome:
-    """Deploy the release to one host; never raises a FleetError (it becomes the outcome)."""
+    """Deploy the release to one host; never raises a FleetError (it becomes the outcome).
+
+    The host's connection is released when it is done, unless the run has
+    halted: then the fleet-wide rollback is about to use it.
+    """
+    try:
+        return _deploy(host, job)
+    finally:
+        if not job.stop.is_set():
+            job.release(host)
+
+
+def _deploy(host: Host, job: HostJob) -> HostOutcome:
     start = time.monotonic()
     runner = _Runner(host, job)
     ctx = job.ctx
@@ -228,12 +242,14 @@ def roll_back_after_halt(host: Host, outcome: HostOutcome, job: HostJob, *,
     try:
         back = undo_own_changes(host, job)
     except FleetError as exc:
+        job.release(host)
         took = time.monotonic() - start
         why = reason_of(exc)
         job.sink.emit(StepFinished(host.name, "rollback", False, took, error=why))
         job.sink.emit(HostFinished(host.name, HostStatus.ROLLBACK_FAILED, took, why))
         return replace(outcome, status=HostStatus.ROLLBACK_FAILED,
                        error=f"rollback failed: {why}")
+    job.release(host)
     took = time.monotonic() - start
     job.sink.emit(StepFinished(host.name, "rollback", True, took))
     job.sink.emit(HostFinished(host.name, HostStatus.ROLLED_BACK, took,

@@ -26,9 +26,12 @@ class Unread:
 
 
 def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connections,
-              timeout: float, forks: int, sink: EventSink
+              timeout: float, forks: int, sink: EventSink, *, keep_open: bool = True
               ) -> tuple[dict[str, probe.DeploymentState], dict[str, Unread]]:
-    """Probe every host; return the states read and, per host not read, why."""
+    """Probe every host; return the states read and, per host not read, why.
+
+    ``keep_open``: leave each connection open for the work that follows (else
+    it is closed as soon as its host is read)."""
     states: dict[str, probe.DeploymentState] = {}
     unread: dict[str, Unread] = {}
     connected: set[str] = set()
@@ -40,6 +43,8 @@ def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connec
         sink.emit(StepStarted(host.name, "probe"))
         result = send(transport, script, timeout=timeout)
         states[host.name] = probe.parse(result, host.name)
+        if not keep_open:
+            connections.drop(host)
         sink.emit(StepFinished(host.name, "probe", True, time.monotonic() - started))
         return HostOutcome(host.name, HostStatus.UNCHANGED)
 

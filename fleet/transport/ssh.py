@@ -10,7 +10,7 @@ translated into the most specific :mod:`fleet.errors` class (``from exc``).
 from __future__ import annotations
 
 import logging
-import select
+import selectors
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -245,25 +245,34 @@ def _collect(
     alone does not mean the output is complete: both must have arrived.
     """
     out, err = bytearray(), bytearray()
-    while True:
-        while channel.recv_ready():
-            out += channel.recv(_CHUNK)
-        while channel.recv_stderr_ready():
-            err += channel.recv_stderr(_CHUNK)
-        if channel.eof_received and channel.exit_status_ready() \
-                and not channel.recv_ready() and not channel.recv_stderr_ready():
-            break
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise CommandTimeout(host, timeout)
-        if channel.closed and not channel.exit_status_ready():
-            raise TransportError(host, "connection lost during a command")
-        if channel.eof_received:  # output complete; the status is on its way
-            channel.status_event.wait(min(remaining, 0.05))
-        else:
-            select.select([channel], [], [], min(remaining, 1.0))
+    # A selector, not select(): select() cannot watch a descriptor above 1023,
+    # which a controller with a thousand connections open soon hands out.
+    with selectors.DefaultSelector() as waiter:
+        waiter.register(channel, selectors.EVENT_READ)
+        while True:
+            if _drained(channel, out, err):
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CommandTimeout(host, timeout)
+            if channel.closed and not channel.exit_status_ready():
+                raise TransportError(host, "connection lost during a command")
+            if channel.eof_received:  # output complete; the status is on its way
+                channel.status_event.wait(min(remaining, 0.05))
+            else:
+                waiter.select(min(remaining, 1.0))
     code = channel.recv_exit_status()
     return bytes(out), bytes(err), (None if code == -1 else code)
+
+
+def _drained(channel: paramiko.Channel, out: bytearray, err: bytearray) -> bool:
+    """Read what has arrived; True once the output is complete and the status is in."""
+    while channel.recv_ready():
+        out += channel.recv(_CHUNK)
+    while channel.recv_stderr_ready():
+        err += channel.recv_stderr(_CHUNK)
+    return bool(channel.eof_received and channel.exit_status_ready()
+                and not channel.recv_ready() and not channel.recv_stderr_ready())
 
 
 @contextmanager

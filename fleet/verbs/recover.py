@@ -52,9 +52,16 @@ def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conn
         unfinished = {only} if only else {r for s in states.values() for r in s.unfinished}
         todo = {h.name: runs_to_undo(states[h.name], unfinished) for h in hosts
                 if h.name in states}
+        connections.keep_only({n for n, runs in todo.items() if runs})  # the others are done
         sink.emit(RollbackStarted(tuple(n for n, runs in todo.items() if runs)))
 
         def one(host: Host, started: float) -> HostOutcome:
+            try:
+                return undo_runs(host, started)
+            finally:
+                connections.drop(host)
+
+        def undo_runs(host: Host, started: float) -> HostOutcome:
             transport = connections.get(host)
             current: str | None = None
             for count, undo in enumerate(todo[host.name]):

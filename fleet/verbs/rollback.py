@@ -73,12 +73,16 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
         goal_note = f"to {to}" if to else f"off {newest or 'nothing'}"
         todo = [h for h in hosts if h.name in states and h.name not in early
                 and _needs_undo(states[h.name], newest, to)]
+        connections.keep_only({h.name for h in todo})  # the others are done
         sink.emit(RollbackStarted(tuple(h.name for h in todo)))
 
         def one(host: Host, started: float) -> HostOutcome:
-            return _undo_host(host, states[host.name], connections, run_id, name, target,
-                              newest=newest, to=to, force=force, timeout=timeout, sink=sink,
-                              started=started)
+            try:
+                return _undo_host(host, states[host.name], connections, run_id, name, target,
+                                  newest=newest, to=to, force=force, timeout=timeout,
+                                  sink=sink, started=started)
+            finally:
+                connections.drop(host)
 
         done = {**early, **parallel(todo, one, forks, sink)}
         rollback_duration = time.monotonic() - rb_start
@@ -132,6 +136,8 @@ def _undo_if_newest(name: str, target: str, hosts: Sequence[Host], connections: 
                 else f"rollback failed: {reason(undone)}"
             early[host.name] = HostOutcome(host.name, status, took, error=error,
                                            touched=status is HostStatus.ROLLBACK_FAILED)
+        if undone is not None:
+            connections.drop(host)  # done with this host: at most forks stay open for it
         return HostOutcome(host.name, HostStatus.UNCHANGED)
 
     unread: dict[str, Unread] = {}

@@ -74,7 +74,7 @@ def status_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conne
     connections = Connections(connector)
     try:
         states, unread = probe_all(name, target, hosts, connections, timeout, forks,
-                                        Discard())
+                                   Discard(), keep_open=False)
     finally:
         connections.close_all()
     live = live_runs(states)
