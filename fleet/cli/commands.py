@@ -7,6 +7,7 @@ The only module that calls ``sys.exit``. Imported only when a command runs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -21,12 +22,14 @@ from rich.console import Console
 
 from fleet.cli.export import to_junit
 from fleet.cli.inventory import host_vars, inventory_graph, inventory_list, shown_hosts
-from fleet.cli.report import LiveReport, MonitorView, history_table, status_table, summary
+from fleet.cli.progress import RunView
+from fleet.cli.report import MonitorView, history_table, status_table, summary
 from fleet.config.playbook import Playbook, load_playbook
 from fleet.config.release import build_release
 from fleet.config.units import parse_duration
 from fleet.engine.connections import Connector, connect
 from fleet.engine.interrupts import Interrupt
+from fleet.engine.limits import ensure_open_files, open_files_needed
 from fleet.engine.watch import SampleLog
 from fleet.errors import ConfigError
 from fleet.events import Broadcast, EventSink
@@ -43,6 +46,7 @@ from fleet.runlog.history import (
     to_markdown,
 )
 from fleet.runlog.journal import Journal
+from fleet.transport.jumpgate import JumpGate
 from fleet.transport.sshconfig import check_hosts
 from fleet.verbs.monitor import MonitorSpec, monitor_fleet
 from fleet.verbs.recover import recover_fleet
@@ -59,51 +63,53 @@ _A = TypeVar("_A")
 
 def rollout(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
             accept_new_hosts: bool, ask_become_pass: bool, canary_only: bool,
-            dry_run: bool) -> None:
+            dry_run: bool, *, forks: int | None = None, verbose: bool = False) -> None:
     """``fleet rollout``: see :func:`fleet.cli.main.rollout_cmd`."""
-    target, pb, every_host = _load(playbook, inventories, limit)
+    target, pb, every_host = _load(playbook, inventories, limit, forks)
     plan = _guard(lambda: build_plan([h.name for h in target.hosts], pb.strategy,
                                      inventory_hosts=every_host, playbook_file=str(playbook)))
     connector = _connector(pb, accept_new_hosts, ask_become_pass)
     run_id = new_run_id()
     if dry_run:
         _finish(run_id, as_json, lambda sink, _: check(target, connector, sink, run_id=run_id,
-                                                        forks=pb.strategy.forks))
+                                                        forks=pb.strategy.forks),
+                verbose=verbose)
     else:
         held = hosts_on_release(RUNS_DIR, pb.name, target.release.id)
         _finish(run_id, as_json, lambda sink, interrupt: rollout_fleet(
             target, plan, connector, sink, run_id=run_id, canary_only=canary_only,
-            interrupt=interrupt, on_release=held))
+            interrupt=interrupt, on_release=held), verbose=verbose)
 
 
 def rollback(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
              accept_new_hosts: bool, ask_become_pass: bool, to: str | None,
-             force: bool) -> None:
+             force: bool, *, forks: int | None = None, verbose: bool = False) -> None:
     """``fleet rollback``: see :func:`fleet.cli.main.rollback_cmd`."""
-    target, pb, _ = _load(playbook, inventories, limit)
+    target, pb, _ = _load(playbook, inventories, limit, forks, keeps_every_host=True)
     connector = _connector(pb, accept_new_hosts, ask_become_pass)
     run_id = new_run_id()
     _finish(run_id, as_json, lambda sink, _: rollback_fleet(
         pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=to, force=force,
         forks=pb.strategy.forks, timeout=pb.timeouts.command,
-        expect=expected_release(RUNS_DIR, pb.name)))
+        expect=expected_release(RUNS_DIR, pb.name)), verbose=verbose)
 
 
 def recover(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-            accept_new_hosts: bool, ask_become_pass: bool, only: str | None) -> None:
+            accept_new_hosts: bool, ask_become_pass: bool, only: str | None, *,
+            forks: int | None = None, verbose: bool = False) -> None:
     """``fleet recover``: see :func:`fleet.cli.main.recover_cmd`."""
-    target, pb, _ = _load(playbook, inventories, limit)
+    target, pb, _ = _load(playbook, inventories, limit, forks, keeps_every_host=True)
     connector = _connector(pb, accept_new_hosts, ask_become_pass)
     run_id = new_run_id()
     _finish(run_id, as_json, lambda sink, _: recover_fleet(
         pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, only=only,
-        forks=pb.strategy.forks, timeout=pb.timeouts.command))
+        forks=pb.strategy.forks, timeout=pb.timeouts.command), verbose=verbose)
 
 
 def status(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-           accept_new_hosts: bool, ask_become_pass: bool) -> None:
+           accept_new_hosts: bool, ask_become_pass: bool, *, forks: int | None = None) -> None:
     """``fleet status``: see :func:`fleet.cli.main.status_cmd`."""
-    target, pb, _ = _load(playbook, inventories, limit)
+    target, pb, _ = _load(playbook, inventories, limit, forks)
     connector = _connector(pb, accept_new_hosts, ask_become_pass)
     result = status_fleet(pb.name, pb.target, target.hosts, connector,
                           forks=pb.strategy.forks, timeout=pb.timeouts.command)
@@ -116,9 +122,10 @@ def status(playbook: Path, inventories: Sequence[Path], limit: str | None, as_js
 
 def monitor(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
             accept_new_hosts: bool, ask_become_pass: bool, interval: str, duration: str | None,
-            rollback_on: str | None, grace: int, log_path: Path | None) -> None:
+            rollback_on: str | None, grace: int, log_path: Path | None, *,
+            forks: int | None = None, verbose: bool = False) -> None:
     """``fleet monitor``: see :func:`fleet.cli.main.monitor_cmd`."""
-    target, pb, _ = _load(playbook, inventories, limit)
+    target, pb, _ = _load(playbook, inventories, limit, forks, keeps_every_host=True)
     if not pb.health:
         _guard(lambda: _raise(ConfigError(
             "no health checks to watch; add e.g. {type: access_time, warn_ms: 10, "
@@ -139,7 +146,7 @@ def monitor(playbook: Path, inventories: Sequence[Path], limit: str | None, as_j
             pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=None,
             force=False, forks=pb.strategy.forks, timeout=pb.timeouts.command,
             expect=expected_release(RUNS_DIR, pb.name)),
-            banner=f"rolling the fleet back: {reason}")
+            banner=f"rolling the fleet back: {reason}", verbose=verbose)
 
     try:
         with Interrupt().installed() as interrupt:
@@ -211,7 +218,7 @@ def _connector(pb: Playbook, accept_new_hosts: bool, ask_become_pass: bool) -> C
     if ask_become_pass:
         password = click.prompt("BECOME password", hide_input=True, err=True)
     return partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts,
-                   become_password=password)
+                   become_password=password, gate=JumpGate())
 
 
 def _console(*, stderr: bool) -> Console:
@@ -221,9 +228,13 @@ def _console(*, stderr: bool) -> Console:
     return Console(stderr=stderr, highlight=False, width=width)
 
 
-def _load(playbook: Path, inventories: Sequence[Path], limit: str | None
-          ) -> tuple[Target, Playbook, tuple[str, ...]]:
+def _load(playbook: Path, inventories: Sequence[Path], limit: str | None, forks: int | None,
+          *, keeps_every_host: bool = False) -> tuple[Target, Playbook, tuple[str, ...]]:
     """Load and validate everything; exit 2 with one line on bad input.
+
+    ``forks`` (``--forks``) overrides the playbook's. The open-file limit is
+    raised to what the run needs (``keeps_every_host``: a connection per
+    selected host may stay open), or the run stops here with exit 2.
 
     Returns the target, the playbook and the names of every inventory host.
     """
@@ -231,7 +242,11 @@ def _load(playbook: Path, inventories: Sequence[Path], limit: str | None
     hosts = _guard(lambda: select_hosts(inventory, limit))
     _guard(lambda: _parsed(check_hosts, hosts, "ssh config"))
     pb = _guard(lambda: load_playbook(playbook))
+    if forks is not None:
+        pb = dataclasses.replace(pb, strategy=pb.strategy.model_copy(update={"forks": forks}))
     release = _guard(lambda: build_release(pb))
+    _guard(lambda: ensure_open_files(open_files_needed(
+        min(pb.strategy.forks, len(hosts)), kept=len(hosts) if keeps_every_host else 0)))
     return Target(pb, release, hosts), pb, tuple(h.name for h in inventory.hosts)
 
 
@@ -247,27 +262,29 @@ def _guard(load: Callable[[], _T]) -> _T:
 Work = Callable[[EventSink, Interrupt], RunResult]
 
 
-def _finish_work(run_id: str, work: Work, *, banner: str | None = None) -> RunResult:
-    """Run ``work`` with the live report and the run log, Ctrl-C, SIGTERM and
-    SIGHUP handled as a flag (see :mod:`fleet.engine.interrupts`); print the summary."""
+def _finish_work(run_id: str, work: Work, *, banner: str | None = None,
+                 verbose: bool = False) -> RunResult:
+    """Run ``work`` with the live view (:class:`RunView`; ``verbose``: every host and
+    step even in a big run) and the run log, Ctrl-C, SIGTERM and SIGHUP handled as a
+    flag (see :mod:`fleet.engine.interrupts`); print the summary."""
     console = _console(stderr=True)
     if banner:
         console.print(banner, style="bold red")
     journal = Journal(RUNS_DIR, run_id)
-    live = LiveReport(console)
+    live = RunView(console, verbose=verbose)
     try:
         with Interrupt().installed() as interrupt:
             result = work(Broadcast([journal, live]), interrupt)
     finally:
         live.stop()
         journal.close()
-    summary(result, console, str(journal.path))
+    summary(result, console, str(journal.path), every_host=live.per_host)
     return result
 
 
-def _finish(run_id: str, as_json: bool, work: Work) -> None:
+def _finish(run_id: str, as_json: bool, work: Work, *, verbose: bool = False) -> None:
     """Run ``work`` (see :func:`_finish_work`), print ``--json``, exit with its code."""
-    result = _finish_work(run_id, work)
+    result = _finish_work(run_id, work, verbose=verbose)
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
         sys.stdout.flush()

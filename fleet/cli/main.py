@@ -14,13 +14,17 @@ import click
 
 
 def _common(fn: Callable[..., None]) -> Callable[..., None]:
-    """The options every command takes: inventories, --limit, --json."""
+    """The options every command takes: inventories, --limit, --json, --forks, -v."""
     fn = click.option("--ask-become-pass", "-K", "ask_become_pass", is_flag=True,
                       help="Prompt for the sudo password of hosts with become (else "
                            "FLEET_BECOME_PASSWORD or ansible_become_password).")(fn)
     fn = click.option("--accept-new-hosts", is_flag=True,
                       help="Record the key of a host not yet in known_hosts (changed keys "
                            "are always refused).")(fn)
+    fn = click.option("--verbose", "-v", is_flag=True,
+                      help="Show every host and step live, even in a big run.")(fn)
+    fn = click.option("--forks", type=click.IntRange(min=1), default=None, metavar="N",
+                      help="Most hosts in flight at once (overrides strategy.forks).")(fn)
     fn = click.option("--json", "as_json", is_flag=True,
                       help="Print one JSON result object on stdout; human output on stderr.")(fn)
     fn = click.option("--limit", "-l", default=None, metavar="PATTERN",
@@ -44,13 +48,13 @@ def main() -> None:
 @click.option("--check", "dry_run", is_flag=True,
               help="Show per host what would change; touch nothing.")
 def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-                accept_new_hosts: bool, ask_become_pass: bool, canary_only: bool,
-                dry_run: bool) -> None:
+                accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
+                verbose: bool, canary_only: bool, dry_run: bool) -> None:
     """Canary first, then batches; on a failure halt and roll back every touched host."""
     from fleet.cli import commands
 
     commands.rollout(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass,
-                     canary_only, dry_run)
+                     canary_only, dry_run, forks=forks, verbose=verbose)
 
 
 @main.command("rollback")
@@ -60,13 +64,13 @@ def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
 @click.option("--force", is_flag=True,
               help="Roll back even files changed by hand since the rollout (drift).")
 def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-                 accept_new_hosts: bool, ask_become_pass: bool, to: str | None,
-                 force: bool) -> None:
+                 accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
+                 verbose: bool, to: str | None, force: bool) -> None:
     """Undo the newest release on the selected hosts, from the backups on the hosts."""
     from fleet.cli import commands
 
     commands.rollback(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass, to,
-                      force)
+                      force, forks=forks, verbose=verbose)
 
 
 @main.command("recover")
@@ -74,24 +78,28 @@ def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None,
 @click.option("--run", "only", default=None, metavar="RUN_ID",
               help="Recover only this run (default: every unfinished run found).")
 def recover_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-                accept_new_hosts: bool, ask_become_pass: bool, only: str | None) -> None:
+                accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
+                verbose: bool, only: str | None) -> None:
     """After a controller died mid-run: roll back every host the unfinished run touched.
 
     Run it only when no other fleet run is in progress.
     """
     from fleet.cli import commands
 
-    commands.recover(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass, only)
+    commands.recover(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass, only,
+                     forks=forks, verbose=verbose)
 
 
 @main.command("status")
 @_common
 def status_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-               accept_new_hosts: bool, ask_become_pass: bool) -> None:
+               accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
+               verbose: bool) -> None:
     """Per host: current release, when, which run, drift, unfinished runs. Read-only."""
     from fleet.cli import commands
 
-    commands.status(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass)
+    commands.status(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass,
+                    forks=forks)
 
 
 @main.command("monitor")
@@ -107,13 +115,15 @@ def status_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, a
 @click.option("--log", "log_path", type=click.Path(path_type=Path), default=None,
               help="Sample log (JSON lines); default .fleet/monitor/<name>-<time>.jsonl.")
 def monitor_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-                accept_new_hosts: bool, ask_become_pass: bool, interval: str, duration: str | None,
+                accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
+                verbose: bool, interval: str, duration: str | None,
                 rollback_on: str | None, grace: int, log_path: Path | None) -> None:
     """Watch the playbook's health checks on every host; alert on changes; auto-rollback."""
     from fleet.cli import commands
 
     commands.monitor(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass,
-                     interval, duration, rollback_on, grace, log_path)
+                     interval, duration, rollback_on, grace, log_path, forks=forks,
+                     verbose=verbose)
 
 
 @main.command("inventory")

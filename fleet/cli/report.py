@@ -146,15 +146,31 @@ class LiveReport:
             self._live = None
 
 
-def summary(result: RunResult, console: Console, journal: str | None) -> None:
-    """Print the final per-host table and the outcome lines."""
+_FINE = frozenset({"deployed", "unchanged", "rolled_back", "skipped", "not_deployed",
+                   "would_change"})
+
+
+def summary(result: RunResult, console: Console, journal: str | None, *,
+            every_host: bool = True) -> None:
+    """Print the final per-host table and the outcome lines (without ``every_host``:
+    the count per status and only the hosts that went wrong; the run log and
+    ``fleet report`` keep every host)."""
     table = Table(title=f"{result.command} {result.playbook} — run {result.run_id}")
     for column in ("host", "status", "release", "duration", "error"):
         table.add_column(column, overflow="fold")
-    for host in result.hosts:
+    shown = result.hosts if every_host else tuple(
+        h for h in result.hosts if h.status.value not in _FINE or h.error)
+    if not every_host:
+        counts: dict[str, int] = {}
+        for host in result.hosts:
+            counts[host.status.value] = counts.get(host.status.value, 0) + 1
+        console.print(f"{len(result.hosts)} host(s): " + ", ".join(
+            f"{n} {status}" for status, n in sorted(counts.items())))
+    for host in shown[:200] if not every_host else shown:
         table.add_row(host.name, Text(host.status.value, style=_STYLE.get(host.status.value, "")),
                       host.release or "-", f"{host.duration:.2f}s", host.error or "")
-    console.print(table)
+    if shown:
+        console.print(table)
     style = _STYLE.get(result.outcome.value, "")
     line = f"outcome: {result.outcome.value} (exit {result.outcome.exit_code}) in " \
            f"{result.duration:.2f}s"

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection
 from fleet.inventory.model import Host
 from fleet.transport.base import Transport
 from fleet.transport.become import BecomeTransport
+from fleet.transport.jumpgate import JumpGate
 from fleet.transport.local import LocalTransport
 from fleet.transport.ssh import SshTransport
 
@@ -17,11 +18,11 @@ log = logging.getLogger(__name__)
 
 
 def connect(host: Host, timeout: float, accept_new_hosts: bool = False,
-            become_password: str | None = None) -> Transport:
+            become_password: str | None = None, gate: JumpGate | None = None) -> Transport:
     """Open the transport the inventory asks for (wrapped in sudo for ``become``).
 
     ``become_password`` (from the environment or a prompt) is used when the
-    host's vars carry none.
+    host's vars carry none. ``gate`` (one per run) paces handshakes to jump hosts.
 
     Raises:
         ConnectError, HostKeyError: see :meth:`SshTransport.connect`.
@@ -34,6 +35,7 @@ def connect(host: Host, timeout: float, accept_new_hosts: bool = False,
             host.name, address=host.address, port=host.port, user=host.user,
             identity_file=host.identity_file, known_hosts=host.known_hosts_file,
             timeout=timeout, accept_new=accept_new_hosts, proxy_jump=host.proxy_jump,
+            gate=gate,
         )
     if host.become:
         return BecomeTransport(transport, host.become_user,

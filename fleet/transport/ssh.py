@@ -14,6 +14,7 @@ import selectors
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
@@ -21,6 +22,7 @@ from fabric import Config, Connection
 
 from fleet.errors import CommandFailed, CommandTimeout, ConnectError, HostKeyError, TransportError
 from fleet.results import CommandResult
+from fleet.transport.jumpgate import JumpGate
 from fleet.transport.knownhosts import KnownHosts, load_known_hosts, record_key, revoked_error
 from fleet.transport.sshconfig import (
     DEFAULT_PORT,
@@ -124,6 +126,73 @@ def _connection(
     return conn
 
 
+@dataclass(frozen=True)
+class _Hop:
+    """One connection of a host's chain (a jump host, or the host itself) to open."""
+
+    name: str
+    params: ConnectionParams
+    where: str
+    gateway: Connection | None
+    known_hosts: Path
+    timeout: float
+    accept_new: bool
+
+    def open(self) -> Connection:
+        """Open and authenticate it (closed again if that fails).
+
+        Raises:
+            ConnectError, HostKeyError: see :meth:`SshTransport.connect`.
+        """
+        started = time.monotonic()
+        conn = _connection(self.params, self.gateway, self.known_hosts, self.timeout,
+                           self.accept_new)
+        try:
+            with _translated(self.name, self.where, self.known_hosts, self.params):
+                conn.open()
+        except ConnectError as exc:
+            conn.close()
+            if time.monotonic() - started >= self.timeout * 0.9 and isinstance(
+                    exc.__cause__, paramiko.SSHException):
+                # No banner, or a handshake that never finished: a hung host.
+                raise ConnectError(self.name, f"timed out after {self.timeout:g}s waiting "
+                                   f"for the SSH server at {self.where} to answer") from exc
+            raise
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def through(self, gate: JumpGate) -> Connection:
+        """:meth:`open` a jump host through its gate, again after a pause while the
+        jump host drops the connection before its banner, as sshd does past
+        ``MaxStartups``.
+
+        Raises:
+            ConnectError, HostKeyError: see :meth:`SshTransport.connect`.
+        """
+        pauses = gate.pauses()
+        while True:
+            try:
+                with gate.handshake(self.params.where):
+                    return self.open()
+            except ConnectError as exc:
+                pause = next(pauses, None)
+                if pause is None or not _dropped(exc):
+                    raise
+                log.info("%s dropped a connection (MaxStartups?); again in %.2fs",
+                         self.where, pause)
+                time.sleep(pause)
+
+
+def _dropped(exc: ConnectError) -> bool:
+    """True if the server closed the connection before its banner (sshd's MaxStartups)."""
+    cause = exc.__cause__
+    if isinstance(cause, EOFError | ConnectionResetError):
+        return True
+    return isinstance(cause, paramiko.SSHException) and "banner" in str(cause).lower()
+
+
 class SshTransport:
     """A connected SSH session to one host.
 
@@ -142,13 +211,16 @@ class SshTransport:
         cls, name: str, *, address: str, port: int | None, user: str | None,
         identity_file: Path | None, known_hosts: Path, timeout: float, accept_new: bool = False,
         proxy_jump: str | None = None, ssh_config: Path | None = None,
+        gate: JumpGate | None = None,
     ) -> SshTransport:
         """Open and authenticate a connection, through its jump hosts, verifying every host key.
 
         ``port``, ``user`` and ``proxy_jump`` left None are taken from ssh
         config (``ssh_config``, else as :func:`config_paths` finds it), then
         ssh's defaults; see :mod:`fleet.transport.sshconfig`. Every jump host's
-        key is checked against the same ``known_hosts``.
+        key is checked against the same ``known_hosts``. With a ``gate``, handshakes
+        to each jump host are rate-limited and one the jump host drops before its
+        banner (``MaxStartups``) is tried again; see :mod:`fleet.transport.jumpgate`.
 
         Raises:
             HostKeyError: a key is not in ``known_hosts`` or differs from it.
@@ -166,25 +238,15 @@ class SshTransport:
         except ValueError as exc:
             raise ConnectError(name, str(exc)) from exc
         via = f" via {params.gateway.where}" if params.gateway is not None else ""
-        steps = [(hop, f"jump host {hop.where}") for hop in params.hops()]
-        steps.append((params, f"{params.where}{via}"))
+        steps = [(hop, f"jump host {hop.where}", True) for hop in params.hops()]
+        steps.append((params, f"{params.where}{via}", False))
         opened: list[Connection] = []
         try:
-            for step, where in steps:
-                gateway = opened[-1] if opened else None
-                started = time.monotonic()
-                try:
-                    with _translated(name, where, known_hosts, step):
-                        opened.append(_connection(step, gateway, known_hosts, timeout,
-                                                  accept_new))
-                        opened[-1].open()
-                except ConnectError as exc:
-                    if time.monotonic() - started >= timeout * 0.9 and isinstance(
-                            exc.__cause__, paramiko.SSHException):
-                        # No banner, or a handshake that never finished: a hung host.
-                        raise ConnectError(name, f"timed out after {timeout:g}s waiting for "
-                                           f"the SSH server at {where} to answer") from exc
-                    raise
+            for step, where, is_jump in steps:
+                hop = _Hop(name, step, where, opened[-1] if opened else None, known_hosts,
+                           timeout, accept_new)
+                opened.append(hop.through(gate) if is_jump and gate is not None
+                              else hop.open())
         except BaseException:
             for conn in reversed(opened):  # a failed handshake may leave a live transport
                 conn.close()

@@ -316,7 +316,7 @@ def test_connections_pass_the_inventory_settings(monkeypatch: pytest.MonkeyPatch
     assert connections.connect(host, timeout=3) is made
     assert seen == {"name": "h1", "address": "web1", "port": None, "user": None,
                     "identity_file": None, "known_hosts": tmp_path / "kh", "timeout": 3,
-                    "accept_new": False, "proxy_jump": "ops@bastion"}
+                    "accept_new": False, "proxy_jump": "ops@bastion", "gate": None}
 
 
 def test_one_ssh_call_per_distinct_host_for_the_run(tmp_path: Path,
