@@ -47,9 +47,9 @@ SEED_TEXT = b"# the host's own copy, from before the rollout\n"
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 
-def address(k: int) -> str:
-    """The loopback address of host ``k`` (0-based)."""
-    return f"127.0.{10 + k // 250}.{1 + k % 250}"
+def address(k: int, base: int = 10) -> str:
+    """The loopback address of host ``k`` (0-based); another ``base`` for a second set."""
+    return f"127.0.{base + k // 250}.{1 + k % 250}"
 
 
 def name(k: int) -> str:
@@ -64,10 +64,10 @@ def _keys(work: Path) -> None:
     Path("/run/sshd").mkdir(exist_ok=True)   # sshd's privilege separation folder
 
 
-def _sshd_config(work: Path, k: int) -> str:
+def _sshd_config(work: Path, k: int, base: int) -> str:
     home = work / "homes" / name(k)
     return "\n".join([
-        f"ListenAddress {address(k)}:22",
+        f"ListenAddress {address(k, base)}:22",
         f"HostKey {work / 'host_ed25519'}",
         f"PidFile {work / 'run' / (name(k) + '.pid')}",
         f"AuthorizedKeysFile {work / 'client_ed25519.pub'}",
@@ -108,9 +108,9 @@ def _running(work: Path, k: int) -> int | None:
     return pid
 
 
-def _start(work: Path, k: int) -> None:
+def _start(work: Path, k: int, base: int) -> None:
     config = work / "conf" / f"{name(k)}.conf"
-    config.write_text(_sshd_config(work, k))
+    config.write_text(_sshd_config(work, k, base))
     if _running(work, k) is None:
         subprocess.run([SSHD, "-f", str(config)], check=True)
 
@@ -127,27 +127,27 @@ def _ready(addr: str, deadline: float) -> None:
         time.sleep(0.05)
 
 
-def up(n: int, work: Path) -> None:
+def up(n: int, work: Path, base: int = 10) -> None:
     """Start (or keep) hosts 0..n-1, stop any beyond, reseed every home, write the files."""
     for folder in ("conf", "run", "homes"):
         (work / folder).mkdir(parents=True, exist_ok=True)
     _keys(work)
     down(work, keep=n)
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda k: (seed(work, k), _start(work, k)), range(n)))
+        list(pool.map(lambda k: (seed(work, k), _start(work, k, base)), range(n)))
         deadline = time.monotonic() + 60
-        list(pool.map(lambda k: _ready(address(k), deadline), range(n)))
+        list(pool.map(lambda k: _ready(address(k, base), deadline), range(n)))
     hostkey = (work / "host_ed25519.pub").read_text().split()[:2]
     (work / "known_hosts").write_text("".join(
-        f"{address(k)} {hostkey[0]} {hostkey[1]}\n" for k in range(n)))
+        f"{address(k, base)} {hostkey[0]} {hostkey[1]}\n" for k in range(n)))
     user = getpass.getuser()
-    hosts = {name(k): {"ansible_host": address(k)} for k in range(n)}
+    hosts = {name(k): {"ansible_host": address(k, base)} for k in range(n)}
     inventory = {"all": {"vars": {
         "ansible_user": user, "ansible_ssh_private_key_file": str(work / "client_ed25519"),
         "known_hosts_file": str(work / "known_hosts")}, "hosts": hosts}}
     (work / "inventory.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
     (work / "hosts.json").write_text(json.dumps(
-        [{"name": name(k), "address": address(k), "home": str(work / "homes" / name(k))}
+        [{"name": name(k), "address": address(k, base), "home": str(work / "homes" / name(k))}
          for k in range(n)]))
     (work / "playbook.yml").write_text(yaml.safe_dump({
         "name": "agents-framework", "source": str(SOURCE), "target": f"~/{TARGET}",
@@ -180,9 +180,11 @@ def main() -> None:
     parser.add_argument("action", choices=("up", "down"))
     parser.add_argument("count", type=int, nargs="?", default=0)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--base", type=int, default=10,
+                        help="third octet of the first address (another set: another base)")
     args = parser.parse_args()
     if args.action == "up":
-        up(args.count, args.work)
+        up(args.count, args.work, args.base)
     else:
         down(args.work)
 

@@ -28,8 +28,10 @@ from fleet.config.playbook import Playbook, load_playbook
 from fleet.config.release import build_release
 from fleet.config.units import parse_duration
 from fleet.engine.connections import Connector, connect
+from fleet.engine.hostwork import HostWork
 from fleet.engine.interrupts import Interrupt
 from fleet.engine.limits import ensure_open_files, open_files_needed
+from fleet.engine.pipeline import HostJob
 from fleet.engine.watch import SampleLog
 from fleet.errors import ConfigError
 from fleet.events import Broadcast, EventSink
@@ -63,22 +65,30 @@ _A = TypeVar("_A")
 
 def rollout(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
             accept_new_hosts: bool, ask_become_pass: bool, canary_only: bool,
-            dry_run: bool, *, forks: int | None = None, verbose: bool = False) -> None:
+            dry_run: bool, *, forks: int | None = None, verbose: bool = False,
+            scheduler: str | None = None) -> None:
     """``fleet rollout``: see :func:`fleet.cli.main.rollout_cmd`."""
     target, pb, every_host = _load(playbook, inventories, limit, forks)
     plan = _guard(lambda: build_plan([h.name for h in target.hosts], pb.strategy,
                                      inventory_hosts=every_host, playbook_file=str(playbook)))
-    connector = _connector(pb, accept_new_hosts, ask_become_pass)
+    password = _become_password(ask_become_pass)
+    connector = _connector(pb, accept_new_hosts, password)
     run_id = new_run_id()
     if dry_run:
         _finish(run_id, as_json, lambda sink, _: check(target, connector, sink, run_id=run_id,
                                                         forks=pb.strategy.forks),
                 verbose=verbose)
-    else:
-        held = hosts_on_release(RUNS_DIR, pb.name, target.release.id)
+        return
+    held = hosts_on_release(RUNS_DIR, pb.name, target.release.id)
+    close, remote = _guard(lambda: _cluster(scheduler, target, pb, accept_new_hosts, password)) \
+        if scheduler else (None, None)
+    try:
         _finish(run_id, as_json, lambda sink, interrupt: rollout_fleet(
             target, plan, connector, sink, run_id=run_id, canary_only=canary_only,
-            interrupt=interrupt, on_release=held), verbose=verbose)
+            interrupt=interrupt, on_release=held, remote=remote), verbose=verbose)
+    finally:
+        if close is not None:
+            close()
 
 
 def rollback(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
@@ -86,7 +96,7 @@ def rollback(playbook: Path, inventories: Sequence[Path], limit: str | None, as_
              force: bool, *, forks: int | None = None, verbose: bool = False) -> None:
     """``fleet rollback``: see :func:`fleet.cli.main.rollback_cmd`."""
     target, pb, _ = _load(playbook, inventories, limit, forks, keeps_every_host=True)
-    connector = _connector(pb, accept_new_hosts, ask_become_pass)
+    connector = _connector(pb, accept_new_hosts, _become_password(ask_become_pass))
     run_id = new_run_id()
     _finish(run_id, as_json, lambda sink, _: rollback_fleet(
         pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=to, force=force,
@@ -99,7 +109,7 @@ def recover(playbook: Path, inventories: Sequence[Path], limit: str | None, as_j
             forks: int | None = None, verbose: bool = False) -> None:
     """``fleet recover``: see :func:`fleet.cli.main.recover_cmd`."""
     target, pb, _ = _load(playbook, inventories, limit, forks, keeps_every_host=True)
-    connector = _connector(pb, accept_new_hosts, ask_become_pass)
+    connector = _connector(pb, accept_new_hosts, _become_password(ask_become_pass))
     run_id = new_run_id()
     _finish(run_id, as_json, lambda sink, _: recover_fleet(
         pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, only=only,
@@ -110,7 +120,7 @@ def status(playbook: Path, inventories: Sequence[Path], limit: str | None, as_js
            accept_new_hosts: bool, ask_become_pass: bool, *, forks: int | None = None) -> None:
     """``fleet status``: see :func:`fleet.cli.main.status_cmd`."""
     target, pb, _ = _load(playbook, inventories, limit, forks)
-    connector = _connector(pb, accept_new_hosts, ask_become_pass)
+    connector = _connector(pb, accept_new_hosts, _become_password(ask_become_pass))
     result = status_fleet(pb.name, pb.target, target.hosts, connector,
                           forks=pb.strategy.forks, timeout=pb.timeouts.command)
     status_table(result, _console(stderr=True))
@@ -133,7 +143,7 @@ def monitor(playbook: Path, inventories: Sequence[Path], limit: str | None, as_j
     schedule = _guard(lambda: _parsed(Schedule.parse, interval, "--interval"))
     seconds = _guard(lambda: _parsed(parse_duration, duration, "--duration")) \
         if duration else None
-    connector = _connector(pb, accept_new_hosts, ask_become_pass)
+    connector = _connector(pb, accept_new_hosts, _become_password(ask_become_pass))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     log = SampleLog(log_path or Path(".fleet") / "monitor" / f"{pb.name}-{stamp}.jsonl")
     spec = MonitorSpec(schedule, seconds, Level(rollback_on) if rollback_on else None, grace)
@@ -212,11 +222,38 @@ def report(run_id: str, fmt: str, junit: Path | None) -> None:
         sys.stdout.write(to_markdown(record))
 
 
-def _connector(pb: Playbook, accept_new_hosts: bool, ask_become_pass: bool) -> Connector:
+def _cluster(address: str, target: Target, pb: Playbook, accept_new_hosts: bool,
+             password: str | None) -> tuple[Callable[[], None], Callable[[HostJob], HostWork]]:
+    """How to let go of the Dask cluster of ``--scheduler``, and what sends a run's
+    hosts to it.
+
+    Raises:
+        ConfigError: Dask is not installed, or see :func:`fleet.distributed.cluster.open_cluster`.
+    """
+    try:
+        from fleet.distributed.cluster import (
+            ConnectSettings,
+            close_cluster,
+            open_cluster,
+            work_factory,
+        )
+    except ImportError as exc:
+        raise ConfigError(f"--scheduler needs Dask distributed ({exc.name} is missing): "
+                          "pip install 'fleet[dask]'", file="--scheduler") from None
+    settings = ConnectSettings(pb.timeouts.connect, accept_new_hosts, password)
+    client = open_cluster(address, target.hosts, settings)
+    return partial(close_cluster, client), work_factory(client, settings, pb.strategy.forks)
+
+
+def _become_password(ask: bool) -> str | None:
+    """The become password of ``-K`` (a prompt) or FLEET_BECOME_PASSWORD, if any."""
+    if ask:
+        return str(click.prompt("BECOME password", hide_input=True, err=True))
+    return os.environ.get("FLEET_BECOME_PASSWORD")
+
+
+def _connector(pb: Playbook, accept_new_hosts: bool, password: str | None) -> Connector:
     """How this command connects: timeouts, host keys, the become password."""
-    password = os.environ.get("FLEET_BECOME_PASSWORD")
-    if ask_become_pass:
-        password = click.prompt("BECOME password", hide_input=True, err=True)
     return partial(connect, timeout=pb.timeouts.connect, accept_new_hosts=accept_new_hosts,
                    become_password=password, gate=JumpGate())
 

@@ -121,8 +121,11 @@ def _run_batches(plan: Plan, hosts: Sequence[Host], job: HostJob, policy: HaltPo
 
     rollback_duration = None
     if halt_reason:
+        # A failed host that is still touched was not rolled back on the spot: its
+        # worker was lost (state unknown), or ``on_failure: halt`` leaves it be.
         undo = [o for o in outcomes.values() if o.status is HostStatus.INTERRUPTED
-                or (on_failure == "rollback_all" and o.status is HostStatus.DEPLOYED)]
+                or (on_failure == "rollback_all" and o.status is HostStatus.DEPLOYED)
+                or (on_failure != "halt" and o.status is HostStatus.FAILED and o.touched)]
         if undo:
             start = time.monotonic()
             outcomes.update(roll_back_hosts(undo, by_name, job, work, reason=halt_reason[0]))

@@ -21,11 +21,10 @@ when the fleet halts (the orchestrator only fans it out).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from fleet.errors import (
     FleetError,
@@ -50,6 +49,19 @@ STAGE_WITH_PREPARE = 1 << 20
 """The largest release (its tar, in bytes) uploaded with prepare in one round trip."""
 
 
+class StopFlag(Protocol):
+    """Set when the run halts; a host looks at it between round trips (a
+    ``threading.Event`` here, a Dask ``Event`` on a worker)."""
+
+    def is_set(self) -> bool:
+        """True once the run halted."""
+        ...
+
+    def set(self) -> None:
+        """Halt the run."""
+        ...
+
+
 @dataclass(frozen=True)
 class HostJob:
     """What one host's pipeline needs besides the host itself."""
@@ -59,7 +71,7 @@ class HostJob:
     get_transport: Callable[[Host], Transport]
     reconnect: Callable[[Host], Transport]
     sink: EventSink
-    stop: threading.Event
+    stop: StopFlag
     timeout: float
     roll_back_failed: bool = True
     on_release: frozenset[str] = frozenset()

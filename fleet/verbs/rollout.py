@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -17,6 +17,7 @@ from pathlib import Path
 from fleet.config.playbook import Playbook
 from fleet.config.release import Release
 from fleet.engine.connections import Connections, Connector
+from fleet.engine.hostwork import HostWork
 from fleet.engine.interrupts import Interrupt
 from fleet.engine.orchestrator import run_fleet
 from fleet.engine.parallel import parallel
@@ -61,12 +62,15 @@ class Target:
 
 def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *,
             run_id: str, canary_only: bool = False, interrupt: Interrupt | None = None,
-            on_release: Collection[str] = ()) -> RunResult:
+            on_release: Collection[str] = (),
+            remote: Callable[[HostJob], HostWork] | None = None) -> RunResult:
     """Run the fleet sequence (canary, batches, halt, rollback) and return its result.
 
     ``interrupt`` (set by Ctrl-C, SIGTERM or SIGHUP) halts the run and rolls back
     every touched host, as a failure does. ``on_release``: hosts expected to hold
-    the release already (see :attr:`fleet.engine.pipeline.HostJob.on_release`)."""
+    the release already (see :attr:`fleet.engine.pipeline.HostJob.on_release`).
+    ``remote`` makes where the hosts' steps run (e.g. Dask workers,
+    :mod:`fleet.distributed`); default: threads here."""
     start = time.monotonic()
     pb = target.playbook
     sink.emit(RunStarted(run_id, "rollout", pb.name, target.release.id,
@@ -82,10 +86,13 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
     bake = None
     if plan.bake_s and pb.health:
         bake = partial(bake_canaries, target, connector, sink, seconds=plan.bake_s)
+    work = remote(job) if remote is not None else None
     try:
         run = run_fleet(plan, target.hosts, job, plan.halt_policy, on_failure=plan.on_failure,
-                        canary_only=canary_only, bake=bake, interrupt=interrupt)
+                        canary_only=canary_only, bake=bake, interrupt=interrupt, work=work)
     finally:
+        if work is not None:
+            work.close()
         connections.close_all()
     duration = time.monotonic() - start
     sink.emit(RunFinished(run_id, run.outcome, duration, run.rollback_duration))
