@@ -234,8 +234,9 @@ class DaskWork:
             assert item.outcome is not None
             error = f"{task.LOST_MID_ROLLBACK} ({why})" if started else \
                 f"its rollback task never started ({why})"
+            before = f"{item.outcome.error}; then " if item.outcome.error else ""
             outcome = replace(item.outcome, status=HostStatus.ROLLBACK_FAILED,
-                              error=f"rollback failed: {error}")
+                              error=f"{before}rollback failed: {error}")
         self._job.sink.emit(HostFinished(name, outcome.status, 0.0, error))
         return outcome
 

@@ -33,6 +33,7 @@ from fleet.transport.sshconfig import (
 )
 
 _CHUNK = 1 << 16
+_IDLE_WAKE_S = 1.0
 log = logging.getLogger(__name__)
 # paramiko's transport threads log a traceback for every failed handshake; the
 # ConnectError fleet raises says it once, plainly. Keep them out of stderr.
@@ -255,6 +256,11 @@ class SshTransport:
             transport = conn.client.get_transport()
             if transport is not None:
                 transport.set_keepalive(5)
+                # paramiko's reader thread wakes every 0.1 s to look for a close; a
+                # thousand idle connections (a rollback holds them from its probe to
+                # its undo) then cost a core. Data still wakes it at once; closing
+                # never waits for it (Transport.close closes the packetizer first).
+                transport.sock.settimeout(_IDLE_WAKE_S)
         return cls(name, opened[-1], tuple(opened[:-1]))
 
     def run(
