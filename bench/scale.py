@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import sshdhosts  # noqa: E402  # bench/ is not a package
-from measure import Timed, timed  # noqa: E402
+import sshdhosts  # bench/ is not a package
+from measure import Timed, timed
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -20,13 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import distributed
 import pytest
 from faults import Controller, fleet_ports, log_records, wait_until, write_inventory
 from invariant import assert_invariant, release_of, take_snapshot
 from rollout_support import EXAMPLE_PLAYBOOK, statuses, write_playbook
 from testfleet_helpers import HOSTS, REPO_ROOT, run_fleet_json
-
-distributed = pytest.importorskip("distributed")
 
 ZONES = {"dev-01": "a", "dev-02": "a", "dev-03": "a", "dev-04": "b", "dev-05": "b",
          "dev-06": "b"}
