@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("fleet.plan", "fleet.halt"),
     ("fleet.transport",),
     ("fleet.remote",),
-    ("fleet.engine",),
+    ("fleet.engine", "fleet.distributed"),
     ("fleet.verbs",),
     ("fleet.cli",),
     ("fleet", "fleet.__main__"),
