@@ -75,7 +75,7 @@ def _argv(program: str, phase: str, work: Path, extra: list[str]) -> list[str]:
         return [sys.executable, str(REPO / "bench" / "scalefloor.py"), phase,
                 "--work", str(work), "--forks", "100"]
     return [sys.executable, "-m", "fleet", phase, str(work / "playbook.yml"),
-            "-i", str(work / "inventory.yml"), "--json", *extra]
+            "-i", str(work / "inventory.yml"), "--json", *(extra if phase == "rollout" else [])]
 
 
 def _measure(program: str, phase: str, work: Path, n: int, want: str,
@@ -154,7 +154,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=sshdhosts.DEFAULT_WORK)
     parser.add_argument("--keep", action="store_true", help="leave the sshds running")
     parser.add_argument("--fleet-arg", action="append", default=[],
-                        help="extra argument for fleet (repeatable), e.g. --scheduler=…")
+                        help="extra argument for fleet's rollout (repeatable), e.g. "
+                             "--scheduler=tcp://127.0.0.1:8786")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONHASHSEED", "0")
     rows: list[dict[str, object]] = []
