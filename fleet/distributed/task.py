@@ -114,7 +114,7 @@ def _job(spec: TaskSpec, payload: bytes, sink: _Publisher, connections: Connecti
     return HostJob(ctx=spec.ctx, payload=payload, get_transport=connections.get,
                    reconnect=connections.fresh, sink=sink, stop=_ClusterStop(spec.stop_name),
                    timeout=spec.command_timeout, roll_back_failed=spec.roll_back_failed,
-                   release=connections.drop)
+                   done_with=connections.drop)
 
 
 def _connections(spec: TaskSpec) -> Connections:

@@ -78,7 +78,7 @@ class HostJob:
     """Hosts this controller's run log says already hold the release: their prepare
     goes without the upload (a rerun then costs no bytes); if one does not hold
     it after all, it is staged in a round trip of its own."""
-    release: Callable[[Host], None] = lambda host: None
+    done_with: Callable[[Host], None] = lambda host: None
     """Done with the host's connection for now (close it; ``get_transport`` reopens)."""
 
 
@@ -131,7 +131,7 @@ def run_host(host: Host, job: HostJob) -> HostOutcome:
         return _deploy(host, job)
     finally:
         if not job.stop.is_set():
-            job.release(host)
+            job.done_with(host)
 
 
 def _deploy(host: Host, job: HostJob) -> HostOutcome:
@@ -254,14 +254,14 @@ def roll_back_after_halt(host: Host, outcome: HostOutcome, job: HostJob, *,
     try:
         back = undo_own_changes(host, job)
     except FleetError as exc:
-        job.release(host)
+        job.done_with(host)
         took = time.monotonic() - start
         why = reason_of(exc)
         job.sink.emit(StepFinished(host.name, "rollback", False, took, error=why))
         job.sink.emit(HostFinished(host.name, HostStatus.ROLLBACK_FAILED, took, why))
         return replace(outcome, status=HostStatus.ROLLBACK_FAILED,
                        error=f"rollback failed: {why}")
-    job.release(host)
+    job.done_with(host)
     took = time.monotonic() - start
     job.sink.emit(StepFinished(host.name, "rollback", True, took))
     job.sink.emit(HostFinished(host.name, HostStatus.ROLLED_BACK, took,

@@ -82,7 +82,7 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
                   stop=threading.Event(),
                   timeout=pb.timeouts.command,
                   roll_back_failed=plan.on_failure != "halt", on_release=frozenset(on_release),
-                  release=connections.drop)
+                  done_with=connections.drop)
     bake = None
     if plan.bake_s and pb.health:
         bake = partial(bake_canaries, target, connector, sink, seconds=plan.bake_s)
