@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fleet.engine.connections import Connections
@@ -33,7 +33,6 @@ def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connec
     ``keep_open``: leave each connection open for the work that follows (else
     it is closed as soon as its host is read)."""
     states: dict[str, probe.DeploymentState] = {}
-    unread: dict[str, Unread] = {}
     connected: set[str] = set()
     script = probe.script(name, target)
 
@@ -48,13 +47,24 @@ def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connec
         sink.emit(StepFinished(host.name, "probe", True, time.monotonic() - started))
         return HostOutcome(host.name, HostStatus.UNCHANGED)
 
-    for outcome in parallel(hosts, one, forks, Discard()).values():
+    unread = read_or_why(parallel(hosts, one, forks, Discard()).values(), connected, sink,
+                         "probe")
+    return states, unread
+
+
+def read_or_why(outcomes: Iterable[HostOutcome], connected: set[str], sink: EventSink,
+                step: str) -> dict[str, Unread]:
+    """Why each host a read-out of every host (``probe_all`` and its kin) could not
+    read failed: its error, and whether it had connected (``error``, not
+    ``unreachable``); each such host's ``step`` is reported as failed."""
+    unread: dict[str, Unread] = {}
+    for outcome in outcomes:
         if outcome.status is HostStatus.FAILED:
             unread[outcome.name] = Unread(outcome.error or "unreachable",
                                           outcome.name in connected)
-            sink.emit(StepFinished(outcome.name, "probe", False, outcome.duration,
+            sink.emit(StepFinished(outcome.name, step, False, outcome.duration,
                                    error=outcome.error))
-    return states, unread
+    return unread
 
 
 def runs_to_undo(state: probe.DeploymentState, unfinished: set[str]) -> list[str]:

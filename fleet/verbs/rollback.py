@@ -21,6 +21,7 @@ from fleet.engine.survey import (
     Unread,
     live_runs,
     probe_all,
+    read_or_why,
     refuse_live,
     settle,
     takeover_token,
@@ -140,13 +141,8 @@ def _undo_if_newest(name: str, target: str, hosts: Sequence[Host], connections: 
             connections.drop(host)  # done with this host: at most forks stay open for it
         return HostOutcome(host.name, HostStatus.UNCHANGED)
 
-    unread: dict[str, Unread] = {}
-    for outcome in parallel(hosts, one, forks, Discard()).values():
-        if outcome.status is HostStatus.FAILED:
-            unread[outcome.name] = Unread(outcome.error or "unreachable",
-                                          outcome.name in connected)
-            sink.emit(StepFinished(outcome.name, "rollback", False, outcome.duration,
-                                   error=outcome.error))
+    unread = read_or_why(parallel(hosts, one, forks, Discard()).values(), connected, sink,
+                         "rollback")
     return states, unread, early
 
 
