@@ -76,6 +76,7 @@ class Cluster:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(10)  # reaped: no process of ours outlives the module
 
 
 def _free_port() -> int:
