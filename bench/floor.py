@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import paramiko
+from batches import in_batches
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH.parent / ".bench"
@@ -132,17 +131,7 @@ def main() -> None:
         finally:
             client.close()
 
-    # rollback: every host at once (forks); rollout and rerun: 1, then batches.
-    if args.operation == "rollback":
-        batches = [hosts]
-    else:
-        batches = [hosts[:1]] + [hosts[i:i + args.forks] for i in range(1, len(hosts), args.forks)]
-    try:
-        with ThreadPoolExecutor(max_workers=args.forks) as pool:
-            for batch in batches:
-                list(pool.map(one, batch))
-    except Exception as error:
-        sys.exit(f"floor {args.operation}: {error}")
+    in_batches(args.operation, hosts, one, args.forks)
     print(json.dumps({"hosts": len(hosts), "commands_per_host": _commands / len(hosts),
                       "sftp_requests_per_host": _sftp_requests / len(hosts)}))
 

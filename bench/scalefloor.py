@@ -25,13 +25,12 @@ import getpass
 import hashlib
 import json
 import shlex
-import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import paramiko
+from batches import in_batches
 
 BENCH = Path(__file__).resolve().parent
 SOURCE = BENCH.parent / "playbooks" / "files" / "agents-framework"
@@ -104,16 +103,7 @@ def main() -> None:
         finally:
             client.close()
 
-    if args.operation == "rollback":
-        batches = [hosts]
-    else:
-        batches = [hosts[:1]] + [hosts[i:i + args.forks] for i in range(1, len(hosts), args.forks)]
-    try:
-        with ThreadPoolExecutor(max_workers=args.forks) as pool:
-            for batch in batches:
-                list(pool.map(one, batch))
-    except Exception as error:
-        sys.exit(f"floor {args.operation}: {error}")
+    in_batches(args.operation, hosts, one, args.forks)
     print(json.dumps({"hosts": len(hosts), "operation": args.operation}))
 
 
