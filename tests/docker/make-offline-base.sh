@@ -12,7 +12,6 @@ set -euo pipefail
 
 IMAGE=${IMAGE:-fleet-sshd-base:local}
 ROOT=${ROOT:-/var/tmp/fleet-sshroot}
-SRC=/etc/apt/sources.list.d/debian.sources
 
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
     echo "$IMAGE already present"
@@ -21,14 +20,8 @@ fi
 
 MIRROR=""
 SUITE=""
-if [ -r "$SRC" ]; then
-    # deb822 format: the first URIs:/Suites: stanza is the main archive.
-    MIRROR=$(awk '/^URIs:/{print $2; exit}' "$SRC")
-    SUITE=$(awk '/^Suites:/{print $2; exit}' "$SRC")
-elif [ -r /etc/apt/sources.list ]; then
-    # One-line format.
-    read -r MIRROR SUITE < <(awk '$1=="deb"{print $2, $3; exit}' /etc/apt/sources.list) || true
-fi
+# this machine's mirror and suite, as apt-mirror.sh reads them for every image
+read -r MIRROR SUITE < <("$(dirname "${BASH_SOURCE[0]}")/apt-mirror.sh") || true
 : "${MIRROR:?no apt mirror found in the apt sources}"
 : "${SUITE:=bookworm}"
 
