@@ -206,21 +206,27 @@ def last_run(folder: Path, playbook: str) -> RunRecord | None:
     return None
 
 
+def _last_rollout(folder: Path, playbook: str) -> RunRecord | None:
+    """This controller's newest run of ``playbook`` if it was a rollout of a release."""
+    last = last_run(folder, playbook)
+    return last if last is not None and last.command == "rollout" and last.release else None
+
+
 def expected_release(folder: Path, playbook: str) -> str | None:
     """The release this controller last rolled out for ``playbook``, if its newest
     run of it was a rollout that left hosts on it (else None: nothing to expect)."""
-    last = last_run(folder, playbook)
-    if last is None or last.command != "rollout" or not last.release:
+    last = _last_rollout(folder, playbook)
+    if last is None or last.outcome not in ("success", "canary_only", "partial"):
         return None
-    return last.release if last.outcome in ("success", "canary_only", "partial") else None
+    return last.release
 
 
 def hosts_on_release(folder: Path, playbook: str, release: str) -> frozenset[str]:
     """The hosts this controller's newest run of ``playbook`` left on ``release``
     (its rollout deployed them or found them unchanged); empty when that run was
     anything else."""
-    last = last_run(folder, playbook)
-    if last is None or last.command != "rollout" or last.release != release:
+    last = _last_rollout(folder, playbook)
+    if last is None or last.release != release:
         return frozenset()
     return frozenset(name for name, host in last.hosts.items()
                      if host.status in ("deployed", "unchanged"))
