@@ -26,7 +26,15 @@ _VAR_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 @cache
 def _source(name: str) -> str:
-    return resources.files("fleet.remote").joinpath("sh", f"{name}.sh").read_text(encoding="utf-8")
+    """The shell of ``fleet/remote/sh/<name>.sh`` without its comment lines and blank
+    lines: they are for readers here, and each step would carry them (about 6 KB of
+    the prelude's 13) to every host. So a quoted string in those files never spans
+    a line that starts with ``#``.
+    """
+    text = resources.files("fleet.remote").joinpath("sh", f"{name}.sh").read_text(
+        encoding="utf-8")
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if line.strip() and not line.lstrip().startswith("#"))
 
 
 def assign(name: str, value: str | int) -> str:

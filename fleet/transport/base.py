@@ -45,12 +45,31 @@ class Script:
     def wire(self) -> bytes:
         """Return the bytes the command reads on stdin: one line that reads the
         script (exactly its length in bytes, so nothing of what follows is
-        consumed), the script, then the step's own input."""
+        consumed), the script, then the step's own input.
+
+        The script is read by ``dd`` in as few reads as the pipe allows: each
+        asks for what is still missing, so none takes a byte of the input
+        behind it, and ``${#_bs}`` counts what came (bytes, in every shell and
+        locale, for a script that is pure ASCII without NUL, as fleet's scripts
+        are unless a value holds other bytes). Any other script is read one byte per read
+        (``dd bs=1``): always exact, but about 15 ms of the host's CPU per
+        20 KB.
+        """
         body = self.text.encode("utf-8", "surrogateescape")
+        read = _READ_ASCII if body.isascii() and b"\0" not in body else _READ_BYTES
         head = (f"_bn={len(body)}; printf '\\n%s\\n' {STARTED} >&2; "
-                f"printf '\\n%s\\n' {STARTED}; "
-                '_bs=$(dd bs=1 count=$_bn 2>/dev/null); eval "$_bs"\n')
+                f"printf '\\n%s\\n' {STARTED}; {read}; eval \"$_bs\"\n")
         return head.encode("ascii") + body + (self.stdin or b"")
+
+
+_READ_ASCII = ("_bs=; while [ \"${#_bs}\" -lt \"$_bn\" ]; do "
+               "_bc=$(dd bs=$((_bn - ${#_bs})) count=1 2>/dev/null; echo .); "
+               "[ \"$_bc\" != . ] || exit 97; _bs=$_bs${_bc%.}; done")
+"""Read an ASCII script of ``$_bn`` bytes into ``$_bs``: one ``dd`` per pipe read
+(usually one), each asking for exactly what is missing; 97 if the input ends first."""
+
+_READ_BYTES = "_bs=$(dd bs=1 count=$_bn 2>/dev/null)"
+"""Read a script of ``$_bn`` bytes into ``$_bs`` one byte per read: exact for any bytes."""
 
 
 class Transport(Protocol):
