@@ -55,7 +55,8 @@ while [ "$i" -lt "$N" ]; do
   i=$((i + 1))
 done
 move_into "$first" "$cur" "$@"
-rm -rf "$G"
+# The emptied staging folder goes with the lock at the commit (one rm for both),
+# or on the way out below; after a failure the rollback removes it.
 say "STEP validate"
 # The checks read the release's folders: each must still be the real one.
 j=0
@@ -104,5 +105,8 @@ into "" || { say "ERR target-moved"; exit 1; }
 say VALIDATED
 # Commit in this same round trip (the commit body follows) only when the host
 # judged every check a pass; otherwise the controller decides.
-if [ "$COMMIT_HERE" != 1 ] || [ "$_failed" != 0 ] || [ "$_checked" != "$NCHK" ]; then exit 0; fi
+if [ "$COMMIT_HERE" != 1 ] || [ "$_failed" != 0 ] || [ "$_checked" != "$NCHK" ]; then
+  rm -rf "$G"
+  exit 0
+fi
 say "STEP commit"

@@ -16,5 +16,7 @@ for b in "$@"; do
   rm -rf "$b"
   drop=$((drop - 1))
 done
-rm -rf "$S/lock"
+# the staging folder (when activate ran in this script), the checks' output, the
+# lock last
+rm -rf ${G:+"$G"} "$B/check.out" "$S/lock"
 say COMMITTED

@@ -1,5 +1,5 @@
 # fleet remote prelude: POSIX sh + coreutils (GNU, busybox or BSD), no Python.
-# Protocol: stdout carries one fact per line ("WORD args…"); "ERR kind [index]"
+# Protocol: stdout carries one fact per line ("WORD args..."); "ERR kind [index]"
 # reports a failure the controller turns into a message. Names of files never
 # appear on stdout (they may hold newlines); files are referred to by index.
 set -u
@@ -35,9 +35,22 @@ fi
 # shas FILE...: the sha256 of each file, one line each, in order, from one process
 # (GNU escapes odd names with a leading backslash; a name that still breaks the
 # lines only makes a comparison fail, and callers then check file by file).
+# The lines are cut by the shell: split once on newlines, no sed, no work that
+# grows faster than the output.
 shas() {
   [ $# -gt 0 ] || return 0
-  $SHA -- "$@" 2>/dev/null | sed -e 's/^\\//' -e 's/ .*//'
+  _sr=$($SHA -- "$@" 2>/dev/null)
+  _ifs=$IFS
+  IFS=$NL
+  set -f
+  # shellcheck disable=SC2086  # split into lines on purpose
+  set -- $_sr
+  set +f
+  IFS=$_ifs
+  for _sl do
+    _sl=${_sl#\\}
+    printf '%s\n' "${_sl%% *}"
+  done
 }
 # nlines TEXT: the number of lines in TEXT (each ended by a newline) in $_c.
 nlines() {
@@ -246,7 +259,7 @@ rm_tdirs() {
 runcheck() {
   _of="$B/check.out"
   if [ ! -d "$B" ]; then mkdir -p "$S" 2>/dev/null; _of="$S/.check-$$.out"; fi
-  rm -f "$_of" "$_of.late"
+  if [ -e "$_of.late" ] || [ -L "$_of.late" ]; then rm -f "$_of.late"; fi
   ( set +u; eval "$2" ) > "$_of" 2>&1 < /dev/null &
   _cp=$!
   ( trap 'kill "$_sl" 2>/dev/null; exit 0' TERM
@@ -259,9 +272,11 @@ runcheck() {
   wait "$_wd" 2>/dev/null
   [ -f "$_of.late" ] && _rc=124
   [ "$_rc" = 0 ] || { printf '\n'; tail -n 5 "$_of" | sed 's/^/output: /'; } >&2
-  rm -f "$_of" "$_of.late"
+  # A backup's check.out stays until the commit removes it with the lock (one
+  # process fewer per check); a file outside a backup goes now.
+  if [ "$_of" != "$B/check.out" ] || [ -f "$_of.late" ]; then rm -f "$_of" "$_of.late"; fi
 }
-# access_usec FILE...: the µs one `stat` process takes to reach FILE..., in
+# access_usec FILE...: the microseconds one `stat` process takes to reach FILE..., in
 # $_us ("" when the host has no sub-millisecond clock): GNU or busybox `date
 # +%N` where it works (no process spent on finding out), else usec_stat.
 access_usec() {
@@ -271,7 +286,7 @@ access_usec() {
     *) _us=$(( (_t1 - _t0) / 1000 )) ;;
   esac
 }
-# usec_stat FILE...: the µs one `stat` process takes over FILE..., for hosts
+# usec_stat FILE...: the microseconds one `stat` process takes over FILE..., for hosts
 # whose `date` has no %N: timed by perl's Time::HiRes (every Mac has perl),
 # else by busybox's adjtimex; prints nothing when the host has neither.
 usec_stat() {
@@ -284,7 +299,7 @@ usec_stat() {
     _a1=$(adjusec) && printf '%s\n' "$((_a1 - _a0))"
   fi
 }
-# adjusec: the clock in µs from busybox's adjtimex (read only; its tv_usec
+# adjusec: the clock in microseconds from busybox's adjtimex (read only; its tv_usec
 # holds ns when the kernel's status has STA_NANO, 8192).
 adjusec() {
   adjtimex 2>/dev/null | awk '$1 == "time.tv_sec:" {s = $2} $1 == "time.tv_usec:" {u = $2}

@@ -18,7 +18,7 @@ take_lock
 # only the target's own folders may have been made, and $I records those.
 abort() {
   [ -d "$I" ] && rm_tdirs "$I"
-  rm -rf "$I" "$S/lock"
+  rm -rf ${G:+"$G"} "$I" "$S/lock"
   drain
   say "ERR $*"
   exit 1
@@ -43,11 +43,17 @@ if [ $# -eq 19 ] && [ "$6" = Mounted ]; then a1=${11}; a2=${17}; else
 for avail in "$a1" "$a2"; do
   [ "${avail:-0}" -ge "$NEED_KB" ] 2>/dev/null || abort space "${avail:-0}" "$NEED_KB"
 done
-# The backup folder and one entry folder per release file: one mkdir.
+# The backup folder and one entry folder per release file, and the staging
+# folder when the release follows: one mkdir.
 [ -e "$I" ] && rm -rf "$I"
 [ -e "$B" ] && abort state-dir
 _dir=$I/e
 eval "set -- \"\$I\" \"\$I/e\" $ALL_SLOTS"
+if [ "${STAGE_IN:-0}" = 1 ]; then
+  G="$_gpre$RUN"
+  if [ -e "$G" ] || [ -L "$G" ]; then rm -rf "$G"; fi
+  set -- "$@" "$G"
+fi
 mkdir -- "$@" || abort state-dir
 printf '2\n' > "$I/format" || abort state-dir
 printf '%s\n' "$RELEASE" > "$I/release" || abort state-dir

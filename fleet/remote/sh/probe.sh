@@ -33,8 +33,12 @@ done
 # Drift: files of the current release changed or removed since it was deployed.
 # Names go to stderr (they may hold anything); stdout only counts. One sha256
 # process for all files; file by file only when that finds a difference.
-drifted() { say "DRIFT $1"; printf '\n%s: %s\n' "$1" "$2" >&2; }
-if [ -n "${crun:-}" ] && [ -d "$S/backups/$crun/e" ]; then find_drift "$S/backups/$crun"; fi
+# probed_drift: how many files of run $crun drifted, once counted.
+drifted() { say "DRIFT $1"; printf '\n%s: %s\n' "$1" "$2" >&2; probed_drift=$((probed_drift + 1)); }
+if [ -n "${crun:-}" ] && [ -d "$S/backups/$crun/e" ]; then
+  probed_drift=0
+  find_drift "$S/backups/$crun"
+fi
 # Staging left behind: only where a run of this deployment recorded it would
 # stage (a folder of that name made by anyone else is not ours to report).
 for g in "$S"/stage-*; do

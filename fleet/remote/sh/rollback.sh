@@ -63,7 +63,7 @@ give_up() { printf '%s\n' "$UNDO" > "$S/lock/run"; say "ERR $*"; exit 1; }
 legacy=0
 [ -f "$B/format" ] || { [ -f "$B/committed" ] && legacy=1; }
 is_created() { [ -f "$1/created" ] || { [ "$legacy" = 1 ] && [ ! -f "$1/meta" ]; }; }
-if [ "$FORCE" != 1 ]; then
+if [ "$FORCE" != 1 ] && [ "${DRIFT_CHECKED:-0}" != 1 ]; then
   drift=0
   drifted() { printf '\nchanged since deployed: %s\n' "$2" >&2; drift=$((drift + 1)); }
   find_drift "$B"
@@ -196,12 +196,15 @@ for dfile in "$@"; do
 done
 cd / || exit 1
 rm_tdirs "$B"
+# The record of the release before, then the backup and the lock: one rm.
+set --
 if [ -f "$B/prev" ]; then
-  cp "$B/prev" "$S/current.tmp" && mv -f "$S/current.tmp" "$S/current"
+  { read -r prel; read -r prun; read -r ptime; } < "$B/prev"
+  printf '%s\n%s\n%s\n' "$prel" "$prun" "$ptime" > "$S/current.tmp" \
+    && mv -f "$S/current.tmp" "$S/current"
 elif [ -f "$S/current" ]; then
   { read -r crel; read -r crun; read -r ctime; } < "$S/current"
-  [ "$crun" = "$UNDO" ] && rm -f "$S/current"
+  [ "$crun" = "$UNDO" ] && set -- "$S/current"
 fi
-rm -rf "$B"
-unlock
+rm -rf "$@" "$B" "$S/lock"
 current_line

@@ -4,8 +4,11 @@ have_lock || { cat >/dev/null; say "ERR lost-lock $(lockholder)"; exit 1; }
 [ -d "$B" ] || { cat >/dev/null; say "ERR no-backup"; exit 1; }
 beat
 stagedir "$RUN" || { cat >/dev/null; say "ERR stage-dir"; exit 1; }
-if [ -e "$G" ] || [ -L "$G" ]; then rm -rf "$G"; fi
-mkdir "$G" || { cat >/dev/null; say "ERR stage-dir"; exit 1; }
+# prepare made it when the release came with it (STAGE_IN=1)
+if [ "${STAGE_IN:-0}" != 1 ] || [ ! -d "$G" ] || [ -L "$G" ]; then
+  if [ -e "$G" ] || [ -L "$G" ]; then rm -rf "$G"; fi
+  mkdir "$G" || { cat >/dev/null; say "ERR stage-dir"; exit 1; }
+fi
 if ! _terr=$(tar -xpf - -C "$G" 2>&1); then
   cat >/dev/null
   printf '\nuntar: %.300s\n' "$_terr" >&2

@@ -11,4 +11,7 @@ for b in "$S"/backups/*/; do
 done
 [ -d "$S/backups/$crun" ] || exit 0
 UNDO=$crun
+# the probe above just found no drift in this very backup's files: the
+# rollback body need not read them all again
+[ "${probed_drift:-}" = 0 ] && DRIFT_CHECKED=1
 say "UNDOING $UNDO"
