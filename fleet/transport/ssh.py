@@ -1,4 +1,4 @@
-"""SSH transport: a fabric Connection with strict host keys, one per host per run.
+"""SSH transport: a paramiko client with strict host keys, one per host per run.
 
 Where to connect (ssh config, jump hosts) is decided by
 :func:`fleet.transport.sshconfig.connection_params`; this module opens it.
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
-from fabric import Config, Connection
 
 from fleet.errors import CommandFailed, CommandTimeout, ConnectError, HostKeyError, TransportError
 from fleet.results import CommandResult
@@ -103,28 +102,20 @@ def _host_key_client(
     return client
 
 
-def _connection(
-    params: ConnectionParams, gateway: Connection | None, known_hosts: Path, timeout: float,
-    accept_new: bool,
-) -> Connection:
-    """Return an unopened fabric Connection that uses ``params`` and nothing else.
-
-    Its config holds an empty ssh config, so fabric adds nothing of its own
-    (``connection_params`` already applied ssh config).
-    """
-    kwargs: dict[str, object] = {
-        "banner_timeout": timeout, "auth_timeout": timeout,
-        "allow_agent": params.allow_agent, "look_for_keys": params.look_for_keys,
-    }
-    if params.key_filenames:
-        kwargs["key_filename"] = [str(p) for p in params.key_filenames]
-    config = Config(ssh_config=paramiko.SSHConfig(), lazy=True)
-    proxy: Connection | str | bool = gateway if gateway is not None else (
-        params.proxy_command or False)
-    conn = Connection(params.hostname, user=params.user, port=params.port, config=config,
-                      gateway=proxy, connect_timeout=timeout, connect_kwargs=kwargs)
-    conn.client = _host_key_client(params, known_hosts, accept_new)
-    return conn
+def _socket(
+    params: ConnectionParams, gateway: paramiko.SSHClient | None, timeout: float,
+) -> paramiko.Channel | paramiko.ProxyCommand | None:
+    """What the connection runs over: a ``direct-tcpip`` channel through the jump
+    host, the ``ProxyCommand`` (its tokens already expanded), or None for TCP."""
+    if gateway is not None:
+        transport = gateway.get_transport()
+        if transport is None or not transport.is_active():
+            raise paramiko.SSHException("the jump host's connection is closed")
+        return transport.open_channel("direct-tcpip", dest_addr=(params.hostname, params.port),
+                                      src_addr=("", 0), timeout=timeout)
+    if params.proxy_command:
+        return paramiko.ProxyCommand(params.proxy_command)
+    return None
 
 
 @dataclass(frozen=True)
@@ -134,23 +125,31 @@ class _Hop:
     name: str
     params: ConnectionParams
     where: str
-    gateway: Connection | None
+    gateway: paramiko.SSHClient | None
     known_hosts: Path
     timeout: float
     accept_new: bool
 
-    def open(self) -> Connection:
-        """Open and authenticate it (closed again if that fails).
+    def open(self) -> paramiko.SSHClient:
+        """Open and authenticate it (closed again if that fails), with ``params``
+        and nothing else: ``connection_params`` already applied ssh config.
 
         Raises:
             ConnectError, HostKeyError: see :meth:`SshTransport.connect`.
         """
         started = time.monotonic()
-        conn = _connection(self.params, self.gateway, self.known_hosts, self.timeout,
-                           self.accept_new)
+        params = self.params
+        conn = _host_key_client(params, self.known_hosts, self.accept_new)
         try:
-            with _translated(self.name, self.where, self.known_hosts, self.params):
-                conn.open()
+            with _translated(self.name, self.where, self.known_hosts, params):
+                conn.connect(
+                    params.hostname, port=params.port, username=params.user,
+                    sock=_socket(params, self.gateway, self.timeout), timeout=self.timeout,
+                    banner_timeout=self.timeout, auth_timeout=self.timeout,
+                    allow_agent=params.allow_agent, look_for_keys=params.look_for_keys,
+                    # paramiko takes a list of files too; its stubs say only str
+                    key_filename=[str(p) for p in params.key_filenames]  # type: ignore[arg-type]
+                    or None)
         except ConnectError as exc:
             conn.close()
             if time.monotonic() - started >= self.timeout * 0.9 and isinstance(
@@ -164,7 +163,7 @@ class _Hop:
             raise
         return conn
 
-    def through(self, gate: JumpGate) -> Connection:
+    def through(self, gate: JumpGate) -> paramiko.SSHClient:
         """:meth:`open` a jump host through its gate, again after a pause while the
         jump host drops the connection before its banner, as sshd does past
         ``MaxStartups``.
@@ -201,8 +200,8 @@ class SshTransport:
     same connection.
     """
 
-    def __init__(self, host: str, connection: Connection,
-                 jumps: tuple[Connection, ...] = ()) -> None:
+    def __init__(self, host: str, connection: paramiko.SSHClient,
+                 jumps: tuple[paramiko.SSHClient, ...] = ()) -> None:
         self.host = host
         self._connection = connection
         self._jumps = jumps
@@ -241,7 +240,7 @@ class SshTransport:
         via = f" via {params.gateway.where}" if params.gateway is not None else ""
         steps = [(hop, f"jump host {hop.where}", True) for hop in params.hops()]
         steps.append((params, f"{params.where}{via}", False))
-        opened: list[Connection] = []
+        opened: list[paramiko.SSHClient] = []
         try:
             for step, where, is_jump in steps:
                 hop = _Hop(name, step, where, opened[-1] if opened else None, known_hosts,
@@ -253,7 +252,7 @@ class SshTransport:
                 conn.close()
             raise
         for conn in opened:
-            transport = conn.client.get_transport()
+            transport = conn.get_transport()
             if transport is not None:
                 transport.set_keepalive(5)
                 # paramiko's reader thread wakes every 0.1 s to look for a close; a
@@ -269,7 +268,7 @@ class SshTransport:
         """Run one command on its own channel; see :class:`fleet.transport.Transport`."""
         start = time.monotonic()
         with _translated(self.host, self.host, None, None):
-            transport = self._connection.client.get_transport()
+            transport = self._connection.get_transport()
             if transport is None or not transport.is_active():
                 raise TransportError(self.host, "connection lost")
             channel = transport.open_session(timeout=timeout)
@@ -370,7 +369,7 @@ def _translated(
         raise ConnectError(host, f"SSH error at {where}: {exc}") from exc
     except TimeoutError as exc:
         raise ConnectError(host, f"timed out connecting to {where}") from exc
-    except ValueError as exc:  # fabric refuses a host name such as "user@host:port"
+    except ValueError as exc:  # e.g. a port paramiko cannot use
         raise ConnectError(host, f"cannot connect to {where}: {exc}") from exc
     except (OSError, EOFError) as exc:
         raise ConnectError(host, f"cannot reach {where}: {exc}") from exc
