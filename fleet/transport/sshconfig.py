@@ -52,6 +52,7 @@ from pathlib import Path
 
 from fleet.inventory.model import Host
 from fleet.inventory.sshargs import NO_JUMP, JumpHop, ProxyJump, parse_proxy_jump
+from fleet.transport.sshcache import AnswerCache
 from fleet.transport.sshlookup import OpenSshLookup, ParamikoLookup, SshLookup
 
 ENV_SSH_CONFIG = "FLEET_SSH_CONFIG"
@@ -141,12 +142,13 @@ def read_ssh_config(paths: tuple[Path, ...]) -> SshLookup:
 def _new_lookup(ssh: str | None, paths: tuple[Path, ...]) -> SshLookup:
     if ssh is None:
         return ParamikoLookup(paths)
+    kept = None if os.environ.get("FLEET_SSH_CACHE") == "0" else AnswerCache()
     if not paths:
-        return OpenSshLookup(ssh, None, no_config=True)
+        return OpenSshLookup(ssh, None, no_config=True, kept=kept)
     if set(paths) <= set(_default_paths()):
-        return OpenSshLookup(ssh, None)  # ssh reads its own files, in its own order
+        return OpenSshLookup(ssh, None, kept=kept)  # ssh reads its own files, in its order
     if len(paths) == 1:
-        return OpenSshLookup(ssh, paths[0])
+        return OpenSshLookup(ssh, paths[0], kept=kept)
     return ParamikoLookup(paths)  # several explicit files: ssh -F takes one
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import getpass
 import glob
+import json
 import os
 import pwd
 import re
@@ -37,6 +38,8 @@ from pathlib import Path
 from typing import Protocol
 
 import paramiko
+
+from fleet.transport.sshcache import AnswerCache, depends_on, kept_lines
 
 DEFAULT_KEYS = ("~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk", "~/.ssh/id_ed25519",
                 "~/.ssh/id_ed25519_sk", "~/.ssh/id_xmss", "~/.ssh/id_dsa")
@@ -102,12 +105,18 @@ def _proxy(value: str | None) -> str | None:
 
 
 class OpenSshLookup:
-    """``ssh -G`` for each (host, port, user), cached; ``config`` None: ssh's own files."""
+    """``ssh -G`` for each (host, port, user), cached; ``config`` None: ssh's own files.
 
-    def __init__(self, ssh: str, config: Path | None, no_config: bool = False) -> None:
+    With an :class:`~fleet.transport.sshcache.AnswerCache`, answers are also kept
+    across runs while nothing ssh read for them has changed.
+    """
+
+    def __init__(self, ssh: str, config: Path | None, no_config: bool = False,
+                 kept: AnswerCache | None = None) -> None:
         self._ssh = ssh
         self._config = config
         self._no_config = no_config
+        self._kept = kept
         self._cache: dict[tuple[str, int | None, str | None], SshOptions | ValueError] = {}
         self._lock = threading.Lock()
 
@@ -133,8 +142,10 @@ class OpenSshLookup:
                                    strict=True):
                 with self._lock:
                     self._cache[key] = answer
+        if self._kept is not None:
+            self._kept.save()
 
-    def _ask(self, host: str, port: int | None, user: str | None) -> SshOptions | ValueError:
+    def _argv(self, host: str, port: int | None, user: str | None) -> list[str]:
         argv = [self._ssh, "-G"]
         if self._no_config:
             argv += ["-F", "none"]
@@ -144,17 +155,46 @@ class OpenSshLookup:
             argv += ["-p", str(port)]
         if user is not None:
             argv += ["-l", user]
-        argv += ["--", host]
+        return [*argv, "--", host]
+
+    def _ask(self, host: str, port: int | None, user: str | None) -> SshOptions | ValueError:
+        argv = self._argv(host, port, user)
+        key = answer_key(argv) if self._kept is not None else ""
+        if self._kept is not None:
+            kept = self._kept.get(key)
+            if kept is not None:
+                return _parse_g(kept, host)
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=_SSH_TIMEOUT,
-                                  check=False, stdin=subprocess.DEVNULL)
+            done = subprocess.run([*argv[:2], "-v", *argv[2:]], capture_output=True,
+                                  text=True, timeout=_SSH_TIMEOUT, check=False,
+                                  stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return ValueError(f"cannot run {self._ssh} -G for {host!r}: {exc}")
         if done.returncode != 0:
-            why = " ".join(done.stderr.split()) or f"exit {done.returncode}"
+            said = [line for line in done.stderr.splitlines() if not _DEBUG.match(line)]
+            why = " ".join(" ".join(said).split()) or f"exit {done.returncode}"
             return ValueError(f"ssh config for {host!r} ({self._config or 'ssh defaults'}): "
                               f"{why}")
-        return _parse_g(done.stdout, host)
+        answer = _parse_g(done.stdout, host)
+        if self._kept is not None and not isinstance(answer, ValueError):
+            deps = depends_on(done.stderr, done.stdout)
+            if deps is not None:
+                self._kept.put(key, kept_lines(done.stdout), deps)
+        return answer
+
+
+_DEBUG = re.compile(r"^(debug\d: |OpenSSH_|Pseudo-terminal will not be allocated)")
+"""``ssh -v``'s own lines: not part of an error's message."""
+
+
+def answer_key(argv: list[str]) -> str:
+    """What an ``ssh -G`` answer is kept under: the command (and the ssh binary's
+    size), the local user and ``HOME``."""
+    try:
+        size = os.stat(argv[0]).st_size
+    except OSError:
+        size = -1
+    return json.dumps([argv, size, os.getuid(), os.path.expanduser("~")])
 
 
 def _parse_g(text: str, original: str) -> SshOptions | ValueError:
