@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import pwd
 import re
 import tempfile
 import threading
@@ -43,6 +44,21 @@ MAX_ENTRIES = 20_000
 FIELDS = ("hostname", "port", "user", "identityfile", "identitiesonly", "proxyjump",
           "proxycommand", "hostkeyalias")
 """The ``ssh -G`` keys fleet reads; only their lines are kept."""
+
+
+def ssh_home() -> str:
+    """The home folder ssh expands ``~`` to: the user's entry in the password
+    database, not ``$HOME``."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return os.path.expanduser("~")
+
+
+def default_files() -> list[str]:
+    """The config files ssh reads without ``-F`` when they exist: an answer also
+    depends on their absence (ssh -v names only the files it read)."""
+    return [os.path.join(ssh_home(), ".ssh", "config"), "/etc/ssh/ssh_config"]
 
 
 def cache_path() -> Path:
@@ -108,9 +124,9 @@ def _include_folder(config: str, pattern: str) -> str | None:
     (relative ones are in ``~/.ssh``, or ``/etc/ssh`` from a system file)."""
     if "%" in pattern or "$" in pattern:
         return None
-    path = os.path.expanduser(pattern)
+    path = ssh_home() + pattern[1:] if pattern.startswith("~/") else pattern
     if not os.path.isabs(path):
-        base = "/etc/ssh" if config.startswith("/etc/") else os.path.expanduser("~/.ssh")
+        base = "/etc/ssh" if config.startswith("/etc/") else os.path.join(ssh_home(), ".ssh")
         path = os.path.join(base, path)
     head = _GLOB.split(path, 1)[0]
     folder = head if head.endswith("/") else os.path.dirname(head)

@@ -39,7 +39,7 @@ from typing import Protocol
 
 import paramiko
 
-from fleet.transport.sshcache import AnswerCache, depends_on, kept_lines
+from fleet.transport.sshcache import AnswerCache, default_files, depends_on, kept_lines
 
 DEFAULT_KEYS = ("~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk", "~/.ssh/id_ed25519",
                 "~/.ssh/id_ed25519_sk", "~/.ssh/id_xmss", "~/.ssh/id_dsa")
@@ -179,6 +179,8 @@ class OpenSshLookup:
         if self._kept is not None and not isinstance(answer, ValueError):
             deps = depends_on(done.stderr, done.stdout)
             if deps is not None:
+                if self._config is None and not self._no_config:
+                    deps += default_files()
                 self._kept.put(key, kept_lines(done.stdout), deps)
         return answer
 

@@ -6,12 +6,13 @@ lookup with a new cache object over the same cache file, as in two fleet runs.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from fleet.transport.sshcache import AnswerCache, depends_on
+from fleet.transport.sshcache import AnswerCache, default_files, depends_on
 from fleet.transport.sshlookup import OpenSshLookup
 
 SSH = shutil.which("ssh")
@@ -128,3 +129,15 @@ def test_depends_on_reads_ssh_v() -> None:
     assert depends_on(stderr, "port 22\n") is None  # a file ssh read that cannot be read
     assert depends_on("debug1: x\n", "canonicalizehostname yes\n") is None
     assert depends_on("", "canonicalizehostname false\n") == []
+
+
+def test_without_a_config_file_the_answer_depends_on_the_default_files_even_absent(
+        tmp_path: Path, counted_ssh: tuple[str, Path]) -> None:
+    """ssh -v names only the files it read: a ~/.ssh/config made later must count."""
+    ssh, _ = counted_ssh
+    cache = tmp_path / "cache.json"
+    lookup = OpenSshLookup(ssh, None, kept=AnswerCache(cache))
+    lookup.prefetch([("web1", 2201, "u")])
+    entries = json.loads(cache.read_text())["entries"]
+    (entry,) = entries.values()
+    assert set(default_files()) <= set(entry["deps"])
