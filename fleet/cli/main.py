@@ -158,13 +158,20 @@ def history_cmd(as_json: bool, last: int) -> None:
 
 
 @main.command("report")
-@click.argument("run_id")
+@click.argument("run_id", required=False)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
               show_default=True, help="What to print on stdout.")
 @click.option("--junit", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help="Also write a JUnit XML file: one test case per host and step.")
-def report_cmd(run_id: str, fmt: str, junit: Path | None) -> None:
-    """One run's report as Markdown or JSON (RUN_ID may be a unique prefix)."""
+@click.option("--html", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Also write one self-contained HTML page: summary, timeline, hosts.")
+@click.option("--site", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Instead: write a static site of every run and monitor log to DIR "
+                   "(DIR/index.html).")
+def report_cmd(run_id: str | None, fmt: str, junit: Path | None, html: Path | None,
+               site: Path | None) -> None:
+    """One run's report as Markdown, JSON, JUnit or HTML (RUN_ID may be a unique prefix,
+    a monitor log's name, or a .jsonl file); --site DIR: a page for every run."""
     from fleet.cli import commands
 
-    commands.report(run_id, fmt, junit)
+    commands.report(run_id, fmt, junit, html=html, site=site)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +20,7 @@ from fleet.config.playbook import HealthCheck
 from fleet.engine.connections import Connections, Connector
 from fleet.errors import FleetError
 from fleet.inventory.model import Host
-from fleet.remote.health import Level, Sample, Schedule, sample_host
+from fleet.remote.health import Level, Sample, Schedule, limits, sample_host
 from fleet.runlog.journal import open_private
 from fleet.transport.base import Script
 
@@ -77,7 +77,14 @@ class Tracker:
 
 
 class SampleLog:
-    """Appends every sample and alert to a JSON-lines file, flushed as it goes."""
+    """Appends every sample and alert to a JSON-lines file, flushed as it goes.
+
+    Records, each a JSON object with ``kind``: ``watch`` first (when, what:
+    hosts, checks with their warn and critical levels, ``about``), then per
+    round a ``sample`` per host and an ``alert`` per level change; ``rollback``
+    last when the monitor rolled the fleet back
+    (:mod:`fleet.runlog.healthlog` reads them).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -105,6 +112,9 @@ class Watch:
     duration: float | None
     forks: int
     timeout: float
+    about: Mapping[str, str] = field(default_factory=dict)
+    """What the sample log's first record (``watch``) says of this watch besides
+    its hosts and checks: the playbook, the release, the purpose, the run."""
 
 
 def watch(spec: Watch, connector: Connector, tracker: Tracker, log: SampleLog, *,
@@ -127,6 +137,11 @@ def watch(spec: Watch, connector: Connector, tracker: Tracker, log: SampleLog, *
             connections.drop(host)  # reconnect on the next round
         return sample
 
+    log.write("watch", {"ts": time.time(), **spec.about,
+                        "hosts": [h.name for h in spec.hosts],
+                        "checks": [asdict(limits(c)) for c in spec.checks],
+                        "rollback_on": tracker.rollback_on.value if tracker.rollback_on else None,
+                        "grace": tracker.grace})
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(spec.forks, len(spec.hosts)))) as pool:
             while not stop.is_set():

@@ -88,6 +88,26 @@ def health_script(name: str, target: str, release: Release,
                              "RELEASE": release.id}, extra, snippets=snippets)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """A health check's name (``label``, as in its readings) and its warn and critical
+    levels in ``unit`` (None for a check that only passes or fails)."""
+
+    label: str
+    unit: str | None = None
+    warn: float | None = None
+    critical: float | None = None
+
+
+def limits(check: HealthCheck) -> Limits:
+    """The levels a reading of ``check`` is graded against (see :func:`grade`)."""
+    if isinstance(check, AccessTimeHealth):
+        return Limits(label(check), "ms", check.warn_ms, check.critical_ms)
+    if isinstance(check, MemoryHealth):
+        return Limits(label(check), "MB", check.warn_mb, check.critical_mb)
+    return Limits(label(check))
+
+
 def grade(check: HealthCheck, words: Sequence[str]) -> Reading:
     """Grade one ``CHECK k …`` answer (``words`` after ``k``) against warn/critical."""
     name = label(check)

@@ -9,6 +9,7 @@ rounds are shown and how the rollback is presented are the caller's
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -74,7 +75,9 @@ def monitor_fleet(target: Target, connector: Connector, spec: MonitorSpec, log: 
     tracker = Tracker(spec.rollback_on, spec.grace)
     watching = Watch(target.hosts, health_script(pb.name, pb.target, target.release, pb.health),
                      pb.health, spec.schedule, spec.duration, pb.strategy.forks,
-                     pb.timeouts.command)
+                     pb.timeouts.command,
+                     about={"purpose": "monitor", "playbook": pb.name,
+                            "release": target.release.id})
     alerts: list[Alert] = []
 
     def each_round(samples: list[Sample], new: list[Alert]) -> None:
@@ -85,9 +88,11 @@ def monitor_fleet(target: Target, connector: Connector, spec: MonitorSpec, log: 
         rounds = watch(watching, connector, tracker, log, stop=stop, on_round=each_round)
         result = None
         if tracker.triggered:
+            started = time.time()
             result = roll_back(tracker.triggered)
             log.write("rollback", {"reason": tracker.triggered, "run_id": result.run_id,
-                                   "outcome": result.outcome.value})
+                                   "outcome": result.outcome.value, "started": started,
+                                   "ts": time.time()})
     finally:
         log.close()
     return MonitorResult(pb.name, rounds, tuple(alerts), dict(tracker.levels), str(log.path),

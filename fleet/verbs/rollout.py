@@ -85,7 +85,8 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
                   done_with=connections.drop)
     bake = None
     if plan.bake_s and pb.health:
-        bake = partial(bake_canaries, target, connector, sink, seconds=plan.bake_s)
+        bake = partial(bake_canaries, target, connector, sink, seconds=plan.bake_s,
+                       run_id=run_id)
     work = remote(job) if remote is not None else None
     try:
         run = run_fleet(plan, target.hosts, job, plan.halt_policy, on_failure=plan.on_failure,
@@ -102,19 +103,22 @@ def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *
 
 
 def bake_canaries(target: Target, connector: Connector, sink: EventSink,
-                  canaries: Sequence[Host], stop: threading.Event, *, seconds: float
-                  ) -> str | None:
+                  canaries: Sequence[Host], stop: threading.Event, *, seconds: float,
+                  run_id: str) -> str | None:
     """Watch the canaries' health for ``seconds``; the first critical sample fails them,
-    and so does the first one that cannot be read (unreachable).
+    and so does the first one that cannot be read (unreachable). The samples go to
+    ``.fleet/monitor/<name>-bake-<run_id>.jsonl``, next to the run's own log.
 
     Returns why the run must halt, or None when the canaries stayed healthy.
     """
     pb = target.playbook
     spec = Watch(tuple(canaries), health_script(pb.name, pb.target, target.release, pb.health),
                  pb.health, Schedule((), max(0.5, min(5.0, seconds / 6))), seconds,
-                 pb.strategy.forks, pb.timeouts.command)
+                 pb.strategy.forks, pb.timeouts.command,
+                 about={"purpose": "bake", "playbook": pb.name, "release": target.release.id,
+                        "run_id": run_id})
     tracker = Tracker(rollback_on=Level.CRITICAL, grace=1, unreachable_triggers=True)
-    log = SampleLog(Path(".fleet") / "monitor" / f"{pb.name}-bake-{new_run_id()}.jsonl")
+    log = SampleLog(Path(".fleet") / "monitor" / f"{pb.name}-bake-{run_id}.jsonl")
     for host in canaries:
         sink.emit(StepStarted(host.name, "bake"))
     started = time.monotonic()

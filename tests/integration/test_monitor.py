@@ -61,7 +61,7 @@ def test_a_healthy_fleet_is_sampled_logged_and_left_alone(tmp_path: Path) -> Non
     first = next(r for r in samples if r["host"] == SICK)
     memory = next(r for r in first["readings"] if r["label"] == f"memory of {HOG!r}")
     assert (memory["level"], memory["value"]) == ("ok", 0.0)
-    assert {r["kind"] for r in records} == {"sample"}
+    assert {r["kind"] for r in records} == {"watch", "sample"}
     # nothing was rolled back: every host still on the release, untouched
     assert set(assert_invariant(on_release).values()) == {"before"}
 
