@@ -155,8 +155,9 @@ def read_health(lines: Iterable[str], log_id: str) -> HealthRecord:
 def _fold(record: HealthRecord, entry: dict[str, Any], stamps: list[float]) -> None:
     kind = entry.get("kind")
     if kind == "watch":
-        stamps.append(seconds(entry["ts"]))
+        ts = seconds(entry["ts"])
         _watch(record, entry)
+        stamps.append(ts)
     elif kind == "sample":
         host, ts = text(entry["host"]), seconds(entry["ts"])
         readings = entry.get("readings") or []
@@ -193,21 +194,21 @@ def _fold(record: HealthRecord, entry: dict[str, Any], stamps: list[float]) -> N
 
 
 def _watch(record: HealthRecord, entry: dict[str, Any]) -> None:
-    checks = entry.get("checks") or []
-    hosts = entry.get("hosts") or []
-    if not isinstance(checks, list) or not isinstance(hosts, list):
+    """Take the watch record (every field checked before ``record`` changes)."""
+    checks, listed = entry.get("checks") or [], entry.get("hosts") or []
+    if not isinstance(checks, list) or not isinstance(listed, list):
         raise TypeError("checks or hosts is not a list")
-    record.described = True
-    record.checks = [CheckLimits(text(c["label"]), maybe_text(c.get("unit")),
-                                 number(c.get("warn")), number(c.get("critical")))
-                     for c in checks]
-    record.hosts = [*(text(h) for h in hosts),
-                    *(h for h in record.hosts if h not in hosts)]
-    record.purpose = maybe_text(entry.get("purpose")) or record.purpose
-    record.playbook = maybe_text(entry.get("playbook")) or record.playbook
-    record.release = maybe_text(entry.get("release"))
-    record.run_id = maybe_text(entry.get("run_id")) or record.run_id
-
+    limits = [CheckLimits(text(c["label"]), maybe_text(c.get("unit")), number(c.get("warn")),
+                          number(c.get("critical"))) for c in checks]
+    hosts = [text(h) for h in listed]
+    purpose, playbook = maybe_text(entry.get("purpose")), maybe_text(entry.get("playbook"))
+    release, run_id = maybe_text(entry.get("release")), maybe_text(entry.get("run_id"))
+    record.described, record.checks = True, limits
+    record.hosts = [*hosts, *(h for h in record.hosts if h not in hosts)]
+    record.purpose = purpose or record.purpose
+    record.playbook = playbook or record.playbook
+    record.release = release
+    record.run_id = run_id or record.run_id
 
 
 def health_markdown(record: HealthRecord) -> str:

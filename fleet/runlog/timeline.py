@@ -142,16 +142,17 @@ def read_timeline(lines: Iterable[str]) -> Timeline:
 
 
 def _apply(fold: _Fold, event: dict[str, Any]) -> None:
-    """Apply one event; raise KeyError, TypeError or ValueError on a bad one."""
+    """Apply one event; raise KeyError, TypeError or ValueError on a bad one (``fold``
+    is then unchanged)."""
     ts = seconds(event["ts"])
     kind = event.get("event")
     if kind == "RunStarted":
-        fold.start = ts if fold.start is None else min(fold.start, ts)
-        fold.hosts = names(event.get("hosts", []))
-        batches = event.get("batches", [])
+        hosts, batches = names(event.get("hosts", [])), event.get("batches", [])
         if not isinstance(batches, list):
             raise TypeError("batches is not a list")
         fold.planned = tuple(names(b) for b in batches)
+        fold.start = ts if fold.start is None else min(fold.start, ts)
+        fold.hosts = hosts
     elif kind == "BatchStarted":
         fold.batches.append(BatchMark(integer(event["index"]), event.get("canary") is True, ts,
                                       names(event.get("hosts", []))))

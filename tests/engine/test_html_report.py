@@ -250,3 +250,52 @@ def test_a_monitor_page_shows_values_against_the_levels(tmp_path: Path) -> None:
     link = page.dom.find("a", href=f"../runs/{rollback_run}.html")
     assert link.text() == rollback_run
     assert (tmp_path / "site" / "runs" / f"{rollback_run}.html").is_file()
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("report", "2099"), "no run matches '2099'"),
+    (("report", "20261201", "--html", "missing/r.html"), "--html: cannot write missing/r.html"),
+    (("report", "20261201", "--junit", "missing/r.xml"), "--junit: cannot write missing/r.xml"),
+    (("report", "--site", "a-file"), "--site: cannot write a-file"),
+    (("report", "--site", "site", "20261201"), "give it without RUN_ID"),
+    (("report",), "give a RUN_ID (see `fleet history`) or --site DIR"),
+    (("report", "mon-2026", "--junit", "m.xml"), "is a monitor log: JUnit is for runs"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...],
+                                          says: str) -> None:
+    hostile_log(tmp_path / ".fleet" / "runs" / "20261201T000000Z-evil00.jsonl")
+    monitor = tmp_path / ".fleet" / "monitor" / "mon-20261201T000000Z.jsonl"
+    monitor.parent.mkdir()
+    monitor.write_text(json.dumps({"kind": "sample", "host": "a", "ts": 1.0, "level": "ok",
+                                   "error": None, "readings": []}) + "\n")
+    (tmp_path / "a-file").write_text("")
+    done = fleet_in(tmp_path, *args)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert says in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_monitor_log_reports_as_markdown_json_and_html_by_name_or_path(tmp_path: Path
+                                                                        ) -> None:
+    log = tmp_path / "elsewhere" / "mon.jsonl"  # fleet monitor --log elsewhere/mon.jsonl
+    log.parent.mkdir()
+    log.write_text("".join(json.dumps(r) + "\n" for r in (
+        {"kind": "watch", "ts": 10.0, "purpose": "monitor", "playbook": "mon", "release": "r1",
+         "hosts": ["a"], "checks": [{"label": "memory of 'x'", "unit": "MB", "warn": 20,
+                                     "critical": 60}], "rollback_on": None, "grace": 3},
+        {"kind": "sample", "host": "a", "ts": 11.0, "level": "warn", "error": None,
+         "readings": [{"label": "memory of 'x'", "level": "warn", "value": 30.5,
+                       "message": "30.5 MB > 20"}]})))
+    markdown = fleet_in(tmp_path, "report", "elsewhere/mon.jsonl", "--html", "m.html")
+    assert markdown.returncode == 0, markdown.stderr
+    assert markdown.stdout.startswith("# fleet monitor `mon` — log `mon`")
+    assert "- check memory of 'x': warn above 20 MB, critical above 60 MB" in markdown.stdout
+    as_json = json.loads(fleet_in(tmp_path, "report", "elsewhere/mon.jsonl", "--format",
+                                  "json").stdout)
+    assert (as_json["command"], as_json["levels"], as_json["rounds"]) == ("monitor",
+                                                                          {"a": "warn"}, 1)
+    html = (tmp_path / "m.html").read_text()
+    assert 'data-check="memory of &#x27;x&#x27;"' in html
+    assert 'class="pt-w"' in html  # the warn sample is marked

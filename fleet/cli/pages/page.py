@@ -80,8 +80,9 @@ class Axis:
     def x(self, ts: float) -> float:
         """Where ``ts`` is drawn, to a tenth of a pixel (monotonic: a later moment is
         never drawn left of an earlier one)."""
-        return round(self.left + (min(max(ts, self.start), self.end) - self.start)
-                     * self.per_second, 1)
+        if ts >= self.end:
+            return round(self.left + self.width, 1)
+        return round(self.left + max(ts - self.start, 0.0) * self.per_second, 1)
 
     def ticks(self, most: int = 12) -> list[tuple[float, str]]:
         """(x, label) of round moments, at most ``most`` of them."""

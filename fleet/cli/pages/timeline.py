@@ -156,9 +156,12 @@ def _row(name: str, spans: Sequence[Span], axis: Axis, why: str | None, status: 
 
 
 def _bar(span: Span, axis: Axis) -> str:
-    """A step's bar: ``x`` at its start, ``x + width`` exactly at its end (at least 1 px)."""
-    x0, x1 = axis.x(span.start), axis.x(span.end)
-    width = round(max(x1 - x0, 1.0), 1)
+    """A step's bar from its start to exactly its end: ``x + width`` is where its end is
+    drawn, so a later moment (the halt) is never left of it. A step shorter than a
+    pixel is widened to the left, to one pixel where there is room."""
+    x1 = axis.x(span.end)
+    x0 = max(float(LABEL_W), min(axis.x(span.start), round(x1 - 1.0, 1)))
+    width = round(x1 - x0, 1)
     known = span.step if span.step in KNOWN_STEPS else "other"
     flags = " f" if span.ok is False else " open" if span.ok is None else ""
     data = "" if known == span.step else f' data-s="{esc(span.step)}"'
