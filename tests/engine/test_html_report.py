@@ -108,6 +108,10 @@ def test_a_failed_rollout_reads_in_the_browser(world: World, tmp_path: Path,
     assert hosts["h4"].attrs["data-failed"] == "activate"
     assert hosts["h4"].find("text", "hn").text() == "✗ h4"
     assert [tr.attrs["data-host"] for tr in table_rows(page) if "bad" in tr.classes] == ["h4"]
+    errors = {tr.attrs["data-host"]: tr.find("td", "err").text() for tr in table_rows(page)}
+    assert errors["h1"] == "rolled back: the run halted (see halted above)"  # said once
+    assert errors["h4"].startswith("validate: command ")
+    assert errors["h6"] == ""
     failed = hosts["h4"].find("rect", "b", "f")
     assert "activate" in failed.classes
     assert ".fail-check" in failed.find("title").text()

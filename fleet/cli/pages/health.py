@@ -33,6 +33,22 @@ PAD = 4
 GLYPH = {"ok": "✓", "warn": "!", "critical": "‼", "error": "?", "unreachable": "?"}
 
 
+def _key(shape: str, label: str) -> str:
+    return f'<span><svg width="22" height="12" aria-hidden="true">{shape}</svg>{label}</span>'
+
+
+LEGEND = ('<div class="legend">'
+          + _key('<line class="val" x1="0" x2="22" y1="6" y2="6"/>', "value")
+          + _key('<line class="lim-w" x1="0" x2="22" y1="6" y2="6"/>', "warn level (dashed)")
+          + _key('<line class="lim-c" x1="0" x2="22" y1="6" y2="6"/>', "critical level (solid)")
+          + _key('<path class="pt-w" d="M11 2l4 7h-8z"/>', "warn sample")
+          + _key('<path class="pt-c" d="M7.5 2.5h7v7h-7z"/>', "critical sample")
+          + _key('<path class="pt-u" d="M8 3l6 6m0 -6l-6 6"/>', "not read")
+          + _key('<text x="4" y="10">!‼✓</text>', "alert: to warn, critical, ok")
+          + _key('<rect class="rbband" width="22" height="12"/>', "fleet-wide rollback")
+          + "</div>\n")
+
+
 def monitor_page(record: HealthRecord, *, back: str | None = None,
                  run_href: str | None = None) -> str:
     """The page of one monitor (or bake) log; ``run_href`` links the rollback's run."""
@@ -98,8 +114,8 @@ def health_section(record: HealthRecord) -> str:
         rows.append(f'<tr class="{css}" data-host="{esc(host)}"><td>{esc(host)}</td>'
                     f'<td class="s-{esc(last)}">{esc(GLYPH.get(last, ""))} {esc(last)}</td>'
                     f'<td class="n">{len(mine)}</td>{charts}</tr>')
-    return ('<label><input type="checkbox" id="only-bad"> only hosts with alerts or not ok '
-            'now</label>\n<table class="health"><thead><tr><th>host</th><th>now</th>'
+    return (f'{LEGEND}<label><input type="checkbox" id="only-bad"> only hosts with alerts or '
+            'not ok now</label>\n<table class="health"><thead><tr><th>host</th><th>now</th>'
             f'<th>alerts</th>{heads}</tr></thead><tbody>{"".join(rows)}</tbody></table>\n')
 
 
@@ -161,19 +177,25 @@ def _chart(host: str, check: CheckLimits, points: Sequence[HealthPoint],
                      for p in points if p.error is not None)
     if unread:
         parts.append(f'<path class="pt-u" d="{unread}"><title>not read</title></path>')
-    parts.extend(_alert(a, axis, record) for a in alerts)
+    labels = [c.label for c in record.checks]
+    parts.extend(_alert(a, axis, record) for a in alerts if _about(a, check.label, labels))
     return (f'<svg class="hc" xmlns="http://www.w3.org/2000/svg" width="{CHART_W}" '
             f'height="{CHART_H}" data-host="{esc(host)}" data-check="{esc(check.label)}">'
             f'{"".join(parts)}</svg>')
+
+
+def _about(alert: LevelChange, label: str, labels: Sequence[str]) -> bool:
+    """True when ``alert`` names the check ``label`` (its ``why`` lists the readings at
+    the new level by label), or names no check at all (the host was not read)."""
+    named = [name for name in labels if alert.why.startswith(name) or f"; {name}" in alert.why]
+    return label in named or not named
 
 
 def _limits(warn: float, critical: float, top: float) -> str:
     yw, yc = _y(warn, top), _y(critical, top)
     return (f'<line class="lim-w" x1="0" x2="{CHART_W}" y1="{yw}" y2="{yw}" '
             f'data-limit="{warn:g}"/><line class="lim-c" x1="0" x2="{CHART_W}" '
-            f'y1="{yc}" y2="{yc}" data-limit="{critical:g}"/>'
-            f'<text x="{CHART_W - 2}" y="{yc - 2}" text-anchor="end" class="halt-t">critical</text>'
-            f'<text x="{CHART_W - 2}" y="{yw - 2}" text-anchor="end" class="rb-t">warn</text>')
+            f'y1="{yc}" y2="{yc}" data-limit="{critical:g}"/>')
 
 
 def _line(label: str, points: Sequence[HealthPoint], axis: Axis, top: float) -> str:
@@ -182,15 +204,15 @@ def _line(label: str, points: Sequence[HealthPoint], axis: Axis, top: float) -> 
     path: list[str] = []
     warn: list[str] = []
     critical: list[str] = []
-    pen_up = True
+    pen_up, last = True, (0.0, 0.0)
     for point in points:
         value = point.values.get(label)
         if value is None or not math.isfinite(value):
             pen_up = True
             continue
         x, y = axis.x(point.ts), _y(value, top)
-        path.append(f"{'M' if pen_up else 'L'}{x} {y}")
-        pen_up = False
+        path.append(f"M{x} {y}" if pen_up else f"l{_num(x - last[0])} {_num(y - last[1])}")
+        last, pen_up = (x, y), False
         level = point.levels.get(label, "ok")
         if level == "warn":
             warn.append(f"M{x} {y - 4}l4 7h-8z")
@@ -202,6 +224,11 @@ def _line(label: str, points: Sequence[HealthPoint], axis: Axis, top: float) -> 
     if critical:
         out += f'<path class="pt-c" d="{"".join(critical)}"><title>critical</title></path>'
     return out
+
+
+def _num(value: float) -> str:
+    """A coordinate to a tenth, as short as it writes (``7``, ``-0.3``)."""
+    return f"{round(value, 1):g}"
 
 
 def _strip(label: str, points: Sequence[HealthPoint], axis: Axis) -> str:

@@ -130,7 +130,7 @@ svg text{font:11px system-ui,-apple-system,sans-serif;fill:var(--fg)}
 text.halt-t{fill:var(--bad);font-weight:700}text.rb-t{fill:#8a5300;font-weight:700}
 text.bake-t{fill:#8e3f73;font-weight:600}
 .row.bad .hn{fill:var(--bad);font-weight:700}text.ft{fill:var(--bad);font-weight:600}
-.lim-w{stroke:#c98a00;stroke-dasharray:5 3}.lim-c{stroke:var(--bad);stroke-dasharray:5 3}
+.lim-w{stroke:#c98a00;stroke-dasharray:5 3}.lim-c{stroke:var(--bad)}
 .val{fill:none;stroke:#0b5cad;stroke-width:1.5}.pt-w{fill:#c98a00}.pt-c{fill:var(--bad)}
 .pt-u{stroke:var(--mu);stroke-width:1.5}.al{stroke-width:1.5}.al-ok{stroke:var(--ok)}
 .al-warn{stroke:#c98a00}.al-critical,.al-error,.al-unreachable{stroke:var(--bad)}

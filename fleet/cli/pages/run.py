@@ -66,6 +66,16 @@ def _summary(record: RunRecord, timeline: Timeline) -> str:
     return summary_list(items)
 
 
+def _error(error: str | None, halt_reason: str | None) -> str:
+    """A host's error for the table; the halt's reason, which every host rolled back
+    for it repeats, is said once, in the summary."""
+    if not error:
+        return ""
+    if halt_reason and error == f"rolled back: {halt_reason}":
+        return "rolled back: the run halted (see halted above)"
+    return clip(error, 400)
+
+
 def _hosts(record: RunRecord, timeline: Timeline) -> str:
     """A row per host, in the timeline's order: batch, status, time, steps, error."""
     statuses = {h.name: h.status for h in record.hosts.values()}
@@ -84,7 +94,7 @@ def _hosts(record: RunRecord, timeline: Timeline) -> str:
         steps = " · ".join(f"{'✗ ' if not s.ok else ''}{s.step} {s.duration:.2f}"
                            for s in host.steps) if host else ""
         shown = f"✗ {status} (failed: {why})" if why else status
-        error = clip(host.error, 400) if host and host.error else ""
+        error = _error(host.error if host else None, record.halt_reason)
         rows.append(f'<tr class="{"bad" if why else "ok"}" data-host="{esc(name)}">'
                     f"<td>{esc(name)}</td><td>{esc(batch_of.get(name, '-'))}</td>"
                     f'<td class="s-{esc(status)}">{esc(shown)}</td>'

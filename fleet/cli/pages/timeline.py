@@ -27,6 +27,8 @@ BAR_H = 10
 HEAD_H = 16
 """A batch's header row."""
 AXIS_H = 60
+INSTANT = 0.0005
+"""A step that succeeded in less (seconds) did no work of its own: no bar."""
 RIGHT = 8
 
 KNOWN_STEPS = ("connect", "prepare", "stage", "activate", "commit", "bake", "probe", "rollback")
@@ -140,6 +142,8 @@ def _row(name: str, spans: Sequence[Span], axis: Axis, why: str | None, status: 
            + f' transform="translate(0,{top})"><text class="hn" x="{LABEL_W - 8}" y="11" '
            f'text-anchor="end">{esc(label)}{title}</text>']
     for span in spans:
+        if span.ok and span.end - span.start < INSTANT:
+            continue  # e.g. a stage done by prepare's round trip: the table lists it
         out.append(_bar(span, axis))
     failed = next((s for s in spans if s.ok is False and s.step != "rollback"), None)
     if failed is not None:
