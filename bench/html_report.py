@@ -247,7 +247,8 @@ def table(hosts: int, runs: int, cases: dict[str, dict[str, float]],
     lines = [f"Measured {time.strftime('%Y-%m-%d')} with {hosts:,} hosts, median of {runs} runs, "
              f"Python {platform.python_version()}, {chromium} (headless); an empty page takes "
              f"Chromium {blank['load_s']:.2f} s to load and {blank['paint_s']:.2f} s to "
-             "screenshot, subtracted below.", "",
+             f"screenshot, subtracted below. Load average {os.getloadavg()[0]:.1f} at the end "
+             "(2 cores, shared).", "",
              "| page | size | gzipped | `fleet report --html` (process) | read + draw (in "
              "process) | Chromium load + script | script done (`data-ready`) | Chromium "
              "layout + paint |", "|---|---|---|---|---|---|---|---|"]
