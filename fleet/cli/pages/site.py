@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -108,26 +107,21 @@ def page_of(found: RunLog | HealthRecord, monitors: Path, *, back: str | None = 
 
 
 def write_page(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (its folder must exist).
+    """Write ``text`` to ``path`` whole or not at all (a file beside it renamed into
+    place; mode as the umask makes it). The folder must exist.
 
     Raises:
         OSError: the folder cannot be written.
     """
-    fd, temporary = tempfile.mkstemp(prefix=".fleet-", suffix=".html", dir=path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 @dataclass(frozen=True)
