@@ -141,6 +141,12 @@ def test_a_failed_rollout_reads_in_the_browser(world: World, tmp_path: Path,
     batch_1 = groups[1].find("path", "bstart")  # the batches waited for the bake
     assert float(batch_1.attrs["d"][1:].split()[0]) >= bar_end(bake) - 0.1
 
+    assert fleet_in(tmp_path, "report", "--site", "site").returncode == 0
+    index = load(tmp_path / "site" / "index.html")
+    assert_clean(index)  # the bake's log is on its run's page, not a page of its own:
+    assert [a.attrs["href"] for a in index.dom.find_all("a")] == [f"runs/{run_id}.html"]
+    assert list((tmp_path / ".fleet" / "monitor").glob(f"*-bake-{run_id}.jsonl"))
+
 
 def test_the_filter_shows_only_the_hosts_that_went_wrong(world: World, tmp_path: Path) -> None:
     (world.home("h2") / ".fail-check").write_text("")
