@@ -22,7 +22,7 @@ from rich.console import Console
 
 from fleet.cli.export import to_junit
 from fleet.cli.inventory import host_vars, inventory_graph, inventory_list, shown_hosts
-from fleet.cli.pages.site import RunLog, find_log, page_of, read_logs, write_page, write_site
+from fleet.cli.pages.site import RunLog, page_of, read_logs, write_page, write_site
 from fleet.cli.progress import RunView
 from fleet.cli.report import MonitorView, history_table, status_table, summary
 from fleet.config.playbook import Playbook, load_playbook
@@ -44,6 +44,7 @@ from fleet.results import RunResult
 from fleet.runlog.healthlog import HealthRecord, health_markdown
 from fleet.runlog.history import (
     expected_release,
+    find_log,
     hosts_on_release,
     list_runs,
     to_markdown,

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from fleet.errors import ConfigError
+from fleet.runlog.fields import LATEST
 
 log = logging.getLogger(__name__)
-_LATEST = 95_617_584_000.0  # 5000-01-01 in seconds since the epoch: any sane time stamp
 
 
 @dataclass
@@ -165,7 +165,7 @@ def _number(event: dict[str, Any], key: str) -> float:
     """A finite number of seconds or a time stamp (before the year 5000)."""
     value = event[key]
     if isinstance(value, bool) or not isinstance(value, int | float) \
-            or not 0 <= value < _LATEST:
+            or not 0 <= value < LATEST:
         raise ValueError(f"{key} is not a time in seconds")
     return float(value)
 
@@ -232,20 +232,32 @@ def hosts_on_release(folder: Path, playbook: str, release: str) -> frozenset[str
                      if host.status in ("deployed", "unchanged"))
 
 
-def load_run(folder: Path, run_id: str) -> RunRecord:
-    """The run whose id is ``run_id`` (or starts with it, if only one does).
+def find_log(runs: Path, monitors: Path, run_id: str) -> Path:
+    """The log ``run_id`` names: a ``.jsonl`` file's path, or the one run log in ``runs``
+    whose id starts with it, or failing that the one sample log in ``monitors``
+    (``fleet monitor``'s) whose name does.
 
     Raises:
-        ConfigError: no such run, or the prefix is ambiguous.
+        ConfigError: nothing matches, or the prefix is ambiguous.
     """
-    logs = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
-    matches = [p for p in logs if p.stem.startswith(run_id)] if run_id else []
-    if len(matches) != 1:
-        known = ", ".join(p.stem for p in logs[-3:]) or "none yet"
-        why = "no run" if not matches else f"{len(matches)} runs"
-        raise ConfigError(f"{why} matches {run_id!r} in {folder}; recent runs: {known} "
-                          "(see `fleet history`)", field="RUN_ID")
-    return _read_log(matches[0])
+    given = Path(run_id)
+    if run_id.endswith(".jsonl") and given.is_file():
+        return given
+    found = (_starting(runs, run_id) or _starting(monitors, run_id)) if run_id else []
+    if len(found) == 1:
+        return found[0]
+    recent = ", ".join(p.stem for p in _starting(runs, "")[-3:]) or "none yet"
+    why = "no run matches" if not found else f"{len(found)} logs match"
+    raise ConfigError(f"{why} {run_id!r} in {runs} (nor a monitor log in {monitors}); "
+                      f"recent runs: {recent} (see `fleet history`)", field="RUN_ID")
+
+
+def _starting(folder: Path, prefix: str) -> list[Path]:
+    """The logs in ``folder`` whose name starts with ``prefix`` (every log for ""),
+    oldest first; a prefix, never a pattern."""
+    if not folder.is_dir():
+        return []
+    return [p for p in sorted(folder.glob("*.jsonl")) if p.stem.startswith(prefix)]
 
 
 def to_markdown(record: RunRecord) -> str:

@@ -20,39 +20,11 @@ from urllib.parse import quote
 from fleet.cli.pages.health import monitor_page
 from fleet.cli.pages.page import clock, document, esc, outcome_badge, took
 from fleet.cli.pages.run import run_page
-from fleet.errors import ConfigError
 from fleet.runlog.healthlog import HealthRecord, is_health_log, read_health
 from fleet.runlog.history import RunRecord, read_run
 from fleet.runlog.timeline import Timeline, read_timeline
 
 log = logging.getLogger(__name__)
-
-
-def find_log(runs: Path, monitors: Path, run_id: str) -> Path:
-    """The log ``run_id`` names: a ``.jsonl`` file's path, or a unique prefix of a run id
-    in ``runs`` or, failing that, of a sample log's name in ``monitors``.
-
-    Raises:
-        ConfigError: nothing matches, or the prefix is ambiguous.
-    """
-    given = Path(run_id)
-    if run_id.endswith(".jsonl") and given.is_file():
-        return given
-    found = _matching(runs, run_id) or _matching(monitors, run_id)
-    if len(found) == 1:
-        return found[0]
-    recent = ", ".join(p.stem for p in sorted(runs.glob("*.jsonl"))[-3:]) \
-        if runs.is_dir() else ""
-    why = "no run matches" if not found else f"{len(found)} logs match"
-    raise ConfigError(f"{why} {run_id!r} in {runs} (nor a monitor log in {monitors}); "
-                      f"recent runs: {recent or 'none yet'} (see `fleet history`)",
-                      field="RUN_ID")
-
-
-def _matching(folder: Path, prefix: str) -> list[Path]:
-    if not prefix or not folder.is_dir():
-        return []
-    return [p for p in sorted(folder.glob("*.jsonl")) if p.stem.startswith(prefix)]
 
 
 @dataclass(frozen=True)
