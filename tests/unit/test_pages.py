@@ -12,9 +12,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fleet.cli.pages.health import CHART_W, monitor_page
 from fleet.cli.pages.page import Axis, document, offset, took
 from fleet.cli.pages.run import run_page
 from fleet.cli.pages.timeline import LABEL_W, PLOT_W, timeline_svg
+from fleet.runlog.healthlog import read_health
 from fleet.runlog.history import read_run
 from fleet.runlog.timeline import read_timeline
 from tests.browser import parse
@@ -113,3 +115,23 @@ def test_a_run_page_names_every_host_and_marks_the_failed_one() -> None:
     assert marked == {"a": {"bad"}, "b": {"ok"}}
     assert page.find("g", "row", data_host="a").attrs["data-failed"] == "activate"
     assert "at +2.50 s: a failed: boom" in page.find("dl", "sum").text()
+
+
+def test_a_day_of_samples_is_thinned_to_what_a_pixel_shows_spikes_kept() -> None:
+    rounds = 17_280  # 24 h every 5 s
+    lines = [json.dumps({"kind": "watch", "ts": T, "hosts": ["a"], "checks": [
+        {"label": "memory", "unit": "MB", "warn": 20.0, "critical": 50.0}]})]
+    for k in range(rounds):
+        value = 55.0 if k == 9_001 else 10.0 + (k % 7)  # one critical spike
+        lines.append(json.dumps({"kind": "sample", "host": "a", "ts": T + 5 * k,
+                                 "level": "critical" if value > 50 else "ok", "error": None,
+                                 "readings": [{"label": "memory", "value": value,
+                                               "level": "critical" if value > 50 else "ok"}]}))
+    page = parse(monitor_page(read_health(lines, "m-1")))
+    chart = page.find("svg", "hc", data_host="a", data_check="memory")
+    moves = re.findall(r"[Ml]", chart.find("path", "val").attrs["d"])
+    assert len(moves) <= 2 * CHART_W + 2  # not 17,280
+    assert chart.find("path", "pt-c").attrs["d"].count("M") == 1  # the spike kept, marked
+    critical_y = chart.find("line", "lim-c").number("y1")
+    first = chart.find("path", "pt-c").attrs["d"]  # M{x - 3.5} {y - 3.5}...
+    assert float(first.split()[1].split("h")[0]) + 3.5 < critical_y  # drawn above the line

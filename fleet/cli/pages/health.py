@@ -198,22 +198,50 @@ def _limits(warn: float, critical: float, top: float) -> str:
             f'y1="{yc}" y2="{yc}" data-limit="{critical:g}"/>')
 
 
+Dot = tuple[float, float, str]
+"""A sample drawn: x, y, its level."""
+RANK = {"ok": 0, "warn": 1, "critical": 2, "error": 3, "unreachable": 3}
+
+
+def _thin(dots: Sequence[Dot | None]) -> list[Dot | None]:
+    """Of the dots that fall in one pixel column, one after another, keep the highest
+    and the lowest (in their order): a line stays as it looks, and a day of samples
+    costs at most two points a pixel. None (no value) breaks the line."""
+    out: list[Dot | None] = []
+    column: list[Dot] = []
+    for dot in [*dots, None]:
+        if dot is not None and column and int(dot[0]) == int(column[0][0]):
+            column.append(dot)
+            continue
+        if column:
+            high = min(range(len(column)), key=lambda i: column[i][1])
+            low = max(range(len(column)), key=lambda i: column[i][1])
+            out.extend(column[i] for i in sorted({high, low}))
+        column = [dot] if dot is not None else []
+        if dot is None:
+            out.append(None)
+    return out[:-1]
+
+
 def _line(label: str, points: Sequence[HealthPoint], axis: Axis, top: float) -> str:
     """The values as a line (broken where a sample has none), warn and critical
-    samples marked ▲ and ■."""
+    samples marked ▲ and ■ (thinned to what a pixel column shows)."""
+    dots: list[Dot | None] = []
+    for point in points:
+        value = point.values.get(label)
+        dots.append(None if value is None or not math.isfinite(value) else
+                    (axis.x(point.ts), _y(value, top), point.levels.get(label, "ok")))
     path: list[str] = []
     warn: list[str] = []
     critical: list[str] = []
     pen_up, last = True, (0.0, 0.0)
-    for point in points:
-        value = point.values.get(label)
-        if value is None or not math.isfinite(value):
+    for dot in _thin(dots):
+        if dot is None:
             pen_up = True
             continue
-        x, y = axis.x(point.ts), _y(value, top)
+        x, y, level = dot
         path.append(f"M{x} {y}" if pen_up else f"l{_num(x - last[0])} {_num(y - last[1])}")
         last, pen_up = (x, y), False
-        level = point.levels.get(label, "ok")
         if level == "warn":
             warn.append(f"M{x} {y - 4}l4 7h-8z")
         elif level == "critical":
@@ -232,18 +260,26 @@ def _num(value: float) -> str:
 
 
 def _strip(label: str, points: Sequence[HealthPoint], axis: Axis) -> str:
-    """A pass-or-fail check: a bar per sample, taller the worse its level."""
+    """A pass-or-fail check: a bar per sample (per pixel column, its worst), taller the
+    worse its level."""
     height = {"ok": 6, "warn": 18, "critical": CHART_H - 2 * PAD}
-    out = []
-    for k, point in enumerate(points):
+    columns: list[tuple[float, str]] = []
+    for point in points:
         level = point.levels.get(label)
         if level is None:
             continue
         x = axis.x(point.ts)
-        nxt = axis.x(points[k + 1].ts) if k + 1 < len(points) else x + 3
+        if columns and int(columns[-1][0]) == int(x):
+            if RANK.get(level, 3) > RANK.get(columns[-1][1], 3):
+                columns[-1] = (columns[-1][0], level)
+            continue
+        columns.append((x, level))
+    out = []
+    for k, (x, level) in enumerate(columns):
+        nxt = columns[k + 1][0] if k + 1 < len(columns) else x + 3
         h = height.get(level, CHART_H - 2 * PAD)
         out.append(f'<rect class="lv-{esc(level)}" x="{x}" y="{CHART_H - PAD - h}" '
-                   f'width="{round(max(nxt - x - 1, 2), 1)}" height="{h}"/>')
+                   f'width="{round(max(nxt - x - 1, 1), 1)}" height="{h}"/>')
     return "".join(out)
 
 
