@@ -20,6 +20,7 @@ from typing import TypeVar
 import click
 from rich.console import Console
 
+from fleet.cli.diffview import show_diffs
 from fleet.cli.export import to_junit
 from fleet.cli.inventory import host_vars, inventory_graph, inventory_list, shown_hosts
 from fleet.cli.pages.site import RunLog, page_of, read_logs, write_page, write_site
@@ -69,8 +70,11 @@ _A = TypeVar("_A")
 def rollout(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
             accept_new_hosts: bool, ask_become_pass: bool, canary_only: bool,
             dry_run: bool, *, forks: int | None = None, verbose: bool = False,
-            scheduler: str | None = None) -> None:
+            scheduler: str | None = None, diff: bool = False) -> None:
     """``fleet rollout``: see :func:`fleet.cli.main.rollout_cmd`."""
+    if diff and not dry_run:
+        _guard(lambda: _raise(ConfigError("--diff shows what --check would change; add "
+                                          "--check", file="--diff")))
     target, pb, every_host = _load(playbook, inventories, limit, forks)
     plan = _guard(lambda: build_plan([h.name for h in target.hosts], pb.strategy,
                                      inventory_hosts=every_host, playbook_file=str(playbook)))
@@ -79,7 +83,7 @@ def rollout(playbook: Path, inventories: Sequence[Path], limit: str | None, as_j
     run_id = new_run_id()
     if dry_run:
         _finish(run_id, as_json, lambda sink, _: check(target, connector, sink, run_id=run_id,
-                                                        forks=pb.strategy.forks),
+                                                        forks=pb.strategy.forks, diff=diff),
                 verbose=verbose)
         return
     held = hosts_on_release(RUNS_DIR, pb.name, target.release.id)
@@ -364,6 +368,7 @@ def _finish_work(run_id: str, work: Work, *, banner: str | None = None,
     finally:
         live.stop()
         journal.close()
+    show_diffs(result, console)
     summary(result, console, str(journal.path), every_host=live.per_host)
     return result
 

@@ -47,17 +47,21 @@ def main() -> None:
 @click.option("--canary-only", is_flag=True, help="Stop after the canaries pass; leave them on.")
 @click.option("--check", "dry_run", is_flag=True,
               help="Show per host what would change; touch nothing.")
+@click.option("--diff", "diff", is_flag=True,
+              help="With --check: a unified diff per file that would be replaced or made.")
 @click.option("--scheduler", default=None, envvar="FLEET_SCHEDULER", metavar="tcp://HOST:8786",
               help="Run each host's steps on a Dask worker of its fleet_zone (fleet[dask]; "
                    "env FLEET_SCHEDULER).")
 def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                 accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
-                verbose: bool, canary_only: bool, dry_run: bool, scheduler: str | None) -> None:
+                verbose: bool, canary_only: bool, dry_run: bool, diff: bool,
+                scheduler: str | None) -> None:
     """Canary first, then batches; on a failure halt and roll back every touched host."""
     from fleet.cli import commands
 
     commands.rollout(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass,
-                     canary_only, dry_run, forks=forks, verbose=verbose, scheduler=scheduler)
+                     canary_only, dry_run, forks=forks, verbose=verbose, scheduler=scheduler,
+                     diff=diff)
 
 
 @main.command("rollback")
