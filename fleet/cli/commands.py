@@ -399,14 +399,17 @@ def _finish_work(run_id: str, work: Work, *, banner: str | None = None,
     journal = Journal(RUNS_DIR, run_id)
     live = RunView(console, verbose=verbose)
     sinks: list[EventSink] = [journal, live]
-    if notifier is not None:
-        sinks.append(RunMessages(notifier.send))
+    told = RunMessages(notifier.send) if notifier is not None else None
+    if told is not None:
+        sinks.append(told)
     try:
         with Interrupt().installed() as interrupt:
             result = work(Broadcast(sinks), interrupt)
     finally:
         live.stop()
         journal.close()
+    if told is not None:
+        told.finished(result)
     show_diffs(result, console)
     summary(result, console, str(journal.path), every_host=live.per_host)
     return result

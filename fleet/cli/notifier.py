@@ -5,7 +5,9 @@ Each receiver (one URL) has its own thread and bounded queue: :meth:`Notifier.se
 never blocks, a receiver that hangs delays only its own messages (apprise's
 own timeouts, 4 s to connect and 4 s per read unless the URL says ``?cto=``
 ``?rto=``, end each attempt), and :meth:`Notifier.close` waits a bounded time
-for what is queued. A message that cannot be sent is a warning line, never a
+for what is queued: at most :data:`FLUSH_S` in all, not at all for a receiver
+that failed already, and no more for one whose message has been in flight
+:data:`LATE_S`. A message that cannot be sent is a warning line, never a
 failed run.
 
 URLs carry tokens: nothing here prints, logs or returns one. A receiver is
@@ -39,6 +41,9 @@ QUEUE_MAX = 100
 FLUSH_S = 10.0
 """How long the end of a command waits, at most, for the messages still queued
 (a receiver that already failed in this run is not waited for)."""
+LATE_S = 3.0
+"""At the end of a command, a receiver whose message has been in flight this long is
+given up on (a healthy webhook or mail server answers well within it)."""
 ENV = "FLEET_NOTIFY"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,31})://")
 _SPLIT_COMMA = re.compile(r",(?=\s*[A-Za-z][A-Za-z0-9+.-]{0,31}://)")
@@ -127,6 +132,8 @@ class _Receiver:
     dropped: int = 0
     down: bool = False
     """The last attempt failed: the end of the command does not wait for it."""
+    busy_since: float | None = None
+    """When the message in flight left (None: none is)."""
     thread: threading.Thread | None = None
 
 
@@ -195,7 +202,7 @@ class Notifier:
         deadline = time.monotonic() + wait
         for receiver in self._receivers:
             assert receiver.thread is not None
-            while receiver.thread.is_alive() and not receiver.down:
+            while receiver.thread.is_alive() and not _given_up(receiver):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -219,8 +226,10 @@ class Notifier:
                 return
             if message is None:
                 return
+            receiver.busy_since = time.monotonic()
             ok = _deliver(receiver.plugin, message)
             with receiver.lock:
+                receiver.busy_since = None
                 receiver.pending -= 1
                 first_failure = not ok and not receiver.down
                 receiver.down = not ok
@@ -232,6 +241,13 @@ class Notifier:
                 self._warn(f"fleet: warning: notification '{message.kind.value}' not sent "
                            f"to receiver {receiver.label}: it refused, failed or did not "
                            "answer in time; the run goes on")
+
+
+def _given_up(receiver: _Receiver) -> bool:
+    """Whether the end of the command stops waiting for ``receiver``: its last attempt
+    failed, or the one in flight has had :data:`LATE_S`."""
+    busy = receiver.busy_since
+    return receiver.down or (busy is not None and time.monotonic() - busy >= LATE_S)
 
 
 def _deliver(plugin: Any, message: Message) -> bool:

@@ -13,6 +13,7 @@ and its end.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import Counter
@@ -27,12 +28,11 @@ from fleet.events import (
     Halted,
     HostFinished,
     RollbackStarted,
-    RunFinished,
     RunStarted,
     StepFinished,
 )
 from fleet.remote.health import Level
-from fleet.results import HostStatus, Outcome
+from fleet.results import HostStatus, Outcome, RunResult
 
 _LISTED = 10  # hosts named in a message; the rest are counted
 
@@ -72,114 +72,124 @@ Send = Callable[[Message], None]
 
 
 class RunMessages:
-    """An EventSink that turns a run's events into messages and hands each to ``send``
-    (which must not block: it is called on the engine's threads)."""
+    """An EventSink that turns a run's events into messages as they happen (start,
+    canary passed, halt) and hands each to ``send``, which must not block: it is
+    called on the engine's threads. The closing messages (rollback finished,
+    done) come from the run's result: :meth:`finished`."""
 
     def __init__(self, send: Send) -> None:
         self._send = send
         self._lock = threading.Lock()
-        self._command = ""
         self._head = "fleet"
-        self._run = ""
         self._canaries: tuple[str, ...] = ()
         self._canary_told = False
         self._failed: dict[str, None] = {}  # the failed hosts, in order
-        self._final: dict[str, HostStatus] = {}
-        self._rollback: tuple[str, ...] = ()
         self._rollback_started: float | None = None
 
     def emit(self, event: Event) -> None:
-        """Take one event; send the messages it makes, if any."""
+        """Take one event; send the message it makes, if any."""
         with self._lock:
-            messages = self._take(event)
-        for message in messages:
-            self._send(message)
+            message = self._take(event)
+        if message is not None:
+            self._tell(message)
 
-    def _take(self, event: Event) -> list[Message]:
+    def _tell(self, message: Message) -> None:
+        """Send ``message`` with the run's name before its title."""
+        self._send(dataclasses.replace(message, title=f"{self._head}: {message.title}"))
+
+    def _take(self, event: Event) -> Message | None:
         match event:
             case RunStarted():
-                return [self._started(event)]
+                self._head = f"fleet {event.command} {event.playbook}"
+                return _started(event)
             case BatchStarted(canary=True):
                 self._canaries = event.hosts
             case BatchStarted() if self._canaries and not self._canary_told:
                 self._canary_told = True
-                return [self._canary(f"the next batch ({len(event.hosts)} host(s)) starts")]
+                return self._canary(f"the next batch ({len(event.hosts)} host(s)) starts")
             case StepFinished(ok=False):
                 self._failed[event.host] = None
-            case HostFinished():
-                self._final[event.host] = event.status
-                if event.status in (HostStatus.FAILED, HostStatus.ROLLBACK_FAILED):
-                    self._failed[event.host] = None
+            case HostFinished() if event.status in _BAD:
+                self._failed[event.host] = None
             case Halted():
-                return [self._halt(event.reason)]
+                return self._halt(event.reason)
             case RollbackStarted() if event.hosts:
-                self._rollback = event.hosts
                 self._rollback_started = time.monotonic()
-            case RunFinished():
-                return self._finished(event)
-        return []
+        return None
 
-    def _started(self, event: RunStarted) -> Message:
-        self._command = event.command
-        self._head = f"fleet {event.command} {event.playbook}"
-        self._run = f"run {event.run_id}"
-        release = f", release {event.release}" if event.release else ""
-        batches = ""
-        if event.batches:
-            canary = f" (canary: {_names(event.batches[0])})" if len(event.batches) > 1 else ""
-            batches = f" in {len(event.batches)} batch(es){canary}"
-        return Message(Kind.START, Tone.INFO, f"{self._head}: started",
-                       f"{self._run}{release}: {len(event.hosts)} host(s){batches}.")
+    def finished(self, result: RunResult) -> None:
+        """Send the closing messages of the run: the canaries' (``--canary-only``), the
+        fleet-wide rollback's (with its duration) and the done message (outcome,
+        exit code, hosts per status). ``fleet rollback`` and ``fleet recover`` are
+        rollbacks from the start: their done message is the rollback's."""
+        self._head = f"fleet {result.command} {result.playbook}"
+        took = result.rollback_duration
+        if took is None and self._rollback_started is not None:
+            took = time.monotonic() - self._rollback_started
+        with self._lock:
+            canary_only = result.outcome is Outcome.CANARY_ONLY and bool(self._canaries) \
+                and not self._canary_told
+            self._canary_told = self._canary_told or canary_only
+        if canary_only:
+            self._tell(self._canary("stopping here (--canary-only)"))
+        undoing = result.command in ("rollback", "recover")
+        if self._rollback_started is not None and not undoing:
+            self._tell(_rolled_back(result, took))
+        self._tell(_done(result, took if undoing else None))
 
     def _canary(self, then: str) -> Message:
-        return Message(Kind.CANARY_PASSED, Tone.SUCCESS, f"{self._head}: canary passed",
-                       f"{self._run}: {_names(self._canaries)} deployed and validated; "
-                       f"{then}.")
+        return Message(Kind.CANARY_PASSED, Tone.SUCCESS, "canary passed",
+                       f"{_names(self._canaries)} deployed and validated; {then}.")
 
     def _halt(self, reason: str) -> Message:
         failing = _names(list(self._failed)) or "none (interrupted)"
-        return Message(Kind.HALT, Tone.FAILURE, f"{self._head}: HALTED",
-                       f"{self._run} halted: {reason}\nFailing host(s): {failing}.\n"
+        return Message(Kind.HALT, Tone.FAILURE, "HALTED",
+                       f"Halted: {reason}\nFailing host(s): {failing}.\n"
                        "No further host starts; the touched hosts are rolled back as the "
                        "playbook's on_failure says.")
 
-    def _finished(self, event: RunFinished) -> list[Message]:
-        took = event.rollback_duration
-        if took is None and self._rollback_started is not None:
-            took = time.monotonic() - self._rollback_started
-        messages = []
-        if event.outcome is Outcome.CANARY_ONLY and self._canaries and not self._canary_told:
-            messages.append(self._canary("stopping here (--canary-only)"))
-        undoing = self._command in ("rollback", "recover")  # the whole run is a rollback
-        if self._rollback and not undoing:
-            messages.append(self._rolled_back(took))
-        messages.append(self._done(event, took if undoing else None))
-        return messages
 
-    def _rolled_back(self, took: float | None) -> Message:
-        back = [h for h in self._rollback if self._final.get(h) is HostStatus.ROLLED_BACK]
-        stuck = [h for h in self._rollback if self._final.get(h) is HostStatus.ROLLBACK_FAILED]
-        body = f"{self._run}: {len(back)} of {len(self._rollback)} touched host(s) rolled back"
-        body += f" in {took:.2f} s." if took is not None else "."
-        if stuck:
-            body += f"\nRollback FAILED on {_names(stuck)}: they need a person."
-        return Message(Kind.ROLLBACK, Tone.FAILURE if stuck else Tone.WARNING,
-                       f"{self._head}: rollback finished", body)
+_BAD = (HostStatus.FAILED, HostStatus.ROLLBACK_FAILED)
 
-    def _done(self, event: RunFinished, rollback_took: float | None) -> Message:
-        tally = Counter(s.value for s in self._final.values())
-        counts = ", ".join(f"{n} {status}" for status, n in sorted(tally.items()))
-        code = event.outcome.exit_code
-        tone = {0: Tone.SUCCESS, 1: Tone.WARNING}.get(code, Tone.FAILURE)
-        what = "rollback finished, " if rollback_took is not None else ""
-        body = f"{self._run} finished in {event.duration:.2f} s: {counts or 'no hosts'}."
-        if rollback_took is not None:
-            body += f"\nThe rollback took {rollback_took:.2f} s."
-        stuck = sorted(h for h, s in self._final.items() if s is HostStatus.ROLLBACK_FAILED)
-        if stuck:
-            body += f"\nNeeds a person: {_names(stuck)}."
-        return Message(Kind.DONE, tone,
-                       f"{self._head}: {what}{event.outcome.value} (exit {code})", body)
+
+def _started(event: RunStarted) -> Message:
+    release = f", release {event.release}" if event.release else ""
+    batches = ""
+    if event.batches:
+        canary = f" (canary: {_names(event.batches[0])})" if len(event.batches) > 1 else ""
+        batches = f" in {len(event.batches)} batch(es){canary}"
+    return Message(Kind.START, Tone.INFO, "started",
+                   f"run {event.run_id}{release}: {len(event.hosts)} host(s){batches}.")
+
+
+def _rolled_back(result: RunResult, took: float | None) -> Message:
+    back = _with(result, HostStatus.ROLLED_BACK)
+    stuck = _with(result, HostStatus.ROLLBACK_FAILED)
+    body = f"{len(back)} host(s) rolled back" + (f" in {took:.2f} s." if took is not None
+                                                  else ".")
+    if stuck:
+        body += f"\nRollback FAILED on {_names(stuck)}: they need a person."
+    return Message(Kind.ROLLBACK, Tone.FAILURE if stuck else Tone.WARNING, "rollback finished",
+                   body)
+
+
+def _done(result: RunResult, rollback_took: float | None) -> Message:
+    tally = Counter(h.status.value for h in result.hosts)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(tally.items()))
+    code = result.outcome.exit_code
+    tone = {0: Tone.SUCCESS, 1: Tone.WARNING}.get(code, Tone.FAILURE)
+    what = "rollback finished, " if rollback_took is not None else ""
+    body = f"run {result.run_id} finished in {result.duration:.2f} s: {counts or 'no hosts'}."
+    if rollback_took is not None:
+        body += f"\nThe rollback took {rollback_took:.2f} s."
+    stuck = _with(result, HostStatus.ROLLBACK_FAILED)
+    if stuck:
+        body += f"\nNeeds a person: {_names(stuck)}."
+    return Message(Kind.DONE, tone, f"{what}{result.outcome.value} (exit {code})", body)
+
+
+def _with(result: RunResult, status: HostStatus) -> list[str]:
+    return [h.name for h in result.hosts if h.status is status]
 
 
 def monitor_started(playbook: str, hosts: int, rollback_on: Level | None) -> Message:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from fleet.cli.notifier import QUEUE_MAX, Notifier, Notify, notifier_for
+from fleet.cli.notifier import LATE_S, QUEUE_MAX, Notifier, Notify, notifier_for
 from fleet.cli.notify import Kind, Message, Tone
 from tests.notify_support import TOKEN, Hung, Receiver, refused_url
 
@@ -119,3 +119,15 @@ def test_close_waits_no_longer_than_it_is_told(wait: float) -> None:
         took = time.monotonic() - started
 
     assert wait - 0.1 <= took < wait + 0.5
+
+
+def test_close_gives_up_on_a_receiver_whose_message_is_in_flight_too_long() -> None:
+    with Hung() as hung:
+        notifier, warnings = open_notifier(hung.url())
+        sent = time.monotonic()
+        notifier.send(message(1))
+        notifier.close(wait=10)
+        took = time.monotonic() - sent
+
+    assert LATE_S - 0.1 <= took < LATE_S + 0.5  # not FLUSH_S, not apprise's 4 s read timeout
+    assert "1 not sent" in warnings.lines[-1]

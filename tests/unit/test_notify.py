@@ -32,18 +32,19 @@ from fleet.events import (
     StepFinished,
 )
 from fleet.remote.health import Level
-from fleet.results import HostStatus, Outcome
+from fleet.results import HostOutcome, HostStatus, Outcome, RunResult
 
 TOKEN = "tok-9f2c1e7d5b3a"
 HALT_REASON = ("h3 failed: validate: command 'grep -q x' exited 1 — 1 host(s) failed; "
                "max_failures 0 tolerates 0 of 4 selected host(s)")
 
 
-def told(events: list[Event]) -> list[Message]:
+def told(events: list[Event], result: RunResult) -> list[Message]:
     messages: list[Message] = []
     sink = RunMessages(messages.append)
     for event in events:
         sink.emit(event)
+    sink.finished(result)
     return messages
 
 
@@ -51,6 +52,13 @@ def start(command: str = "rollout") -> RunStarted:
     return RunStarted("run-1", command, "agents", "3f9c1a2b" if command == "rollout" else None,
                       ("h1", "h2", "h3", "h4"),
                       (("h1",), ("h2", "h3"), ("h4",)) if command == "rollout" else ())
+
+
+def result(outcome: Outcome, duration: float, rollback: float | None = None,
+           command: str = "rollout", **statuses: HostStatus) -> RunResult:
+    return RunResult("run-1", command, "agents", None, outcome,
+                     tuple(HostOutcome(h, s) for h, s in statuses.items()), duration,
+                     rollback_duration=rollback)
 
 
 def test_a_halted_rollout_says_start_canary_halt_rollback_and_done() -> None:
@@ -68,7 +76,8 @@ def test_a_halted_rollout_says_start_canary_halt_rollback_and_done() -> None:
         HostFinished("h2", HostStatus.ROLLED_BACK, 0.1),
         HostFinished("h1", HostStatus.ROLLED_BACK, 0.1),
         RunFinished("run-1", Outcome.ROLLED_BACK, 3.25, rollback_duration=1.5),
-    ])
+    ], result(Outcome.ROLLED_BACK, 3.25, 1.5, h1=HostStatus.ROLLED_BACK,
+              h2=HostStatus.ROLLED_BACK, h3=HostStatus.ROLLED_BACK, h4=HostStatus.SKIPPED))
 
     assert [m.kind for m in messages] == [Kind.START, Kind.CANARY_PASSED, Kind.HALT,
                                           Kind.ROLLBACK, Kind.DONE]
@@ -76,12 +85,13 @@ def test_a_halted_rollout_says_start_canary_halt_rollback_and_done() -> None:
     assert first.title == "fleet rollout agents: started"
     assert first.body == ("run run-1, release 3f9c1a2b: 4 host(s) in 3 batch(es) "
                           "(canary: h1).")
-    assert canary.body == ("run run-1: h1 deployed and validated; the next batch (2 host(s)) "
-                           "starts.")
+    assert canary.title == "fleet rollout agents: canary passed"
+    assert canary.body == "h1 deployed and validated; the next batch (2 host(s)) starts."
     assert (halt.title, halt.tone) == ("fleet rollout agents: HALTED", Tone.FAILURE)
     assert HALT_REASON in halt.body
     assert "Failing host(s): h3." in halt.body
-    assert rollback.body == "run run-1: 2 of 2 touched host(s) rolled back in 1.50 s."
+    assert rollback.title == "fleet rollout agents: rollback finished"
+    assert rollback.body == "3 host(s) rolled back in 1.50 s."
     assert (done.title, done.tone) == ("fleet rollout agents: rolled_back (exit 1)",
                                        Tone.WARNING)
     assert done.body == "run run-1 finished in 3.25 s: 3 rolled_back, 1 skipped."
@@ -95,7 +105,8 @@ def test_a_clean_rollout_says_start_canary_and_done_only() -> None:
         HostFinished("h3", HostStatus.DEPLOYED, 0.3),
         BatchStarted(2, ("h4",), False), HostFinished("h4", HostStatus.DEPLOYED, 0.3),
         RunFinished("run-1", Outcome.SUCCESS, 2.0),
-    ])
+    ], result(Outcome.SUCCESS, 2.0, h1=HostStatus.UNCHANGED, h2=HostStatus.DEPLOYED,
+              h3=HostStatus.DEPLOYED, h4=HostStatus.DEPLOYED))
 
     assert [m.kind for m in messages] == [Kind.START, Kind.CANARY_PASSED, Kind.DONE]
     assert (messages[-1].title, messages[-1].tone) == ("fleet rollout agents: success (exit 0)",
@@ -105,9 +116,9 @@ def test_a_clean_rollout_says_start_canary_and_done_only() -> None:
 
 def test_canary_only_says_the_canary_passed_and_stopped_there() -> None:
     messages = told([start(), BatchStarted(0, ("h1",), True),
-                     HostFinished("h1", HostStatus.DEPLOYED, 0.1),
-                     *[HostFinished(h, HostStatus.SKIPPED, 0.0) for h in ("h2", "h3", "h4")],
-                     RunFinished("run-1", Outcome.CANARY_ONLY, 1.0)])
+                     HostFinished("h1", HostStatus.DEPLOYED, 0.1)],
+                    result(Outcome.CANARY_ONLY, 1.0, h1=HostStatus.DEPLOYED,
+                           h2=HostStatus.SKIPPED))
 
     assert [m.kind for m in messages] == [Kind.START, Kind.CANARY_PASSED, Kind.DONE]
     assert messages[1].body.endswith("stopping here (--canary-only).")
@@ -117,19 +128,17 @@ def test_canary_only_says_the_canary_passed_and_stopped_there() -> None:
 def test_a_failed_canary_is_no_canary_passed_and_an_interrupt_names_no_host() -> None:
     messages = told([start(), BatchStarted(0, ("h1",), True),
                      Halted("interrupted by SIGTERM"),
-                     HostFinished("h1", HostStatus.ROLLED_BACK, 0.1),
-                     RunFinished("run-1", Outcome.ROLLED_BACK, 1.0)])
+                     HostFinished("h1", HostStatus.ROLLED_BACK, 0.1)],
+                    result(Outcome.ROLLED_BACK, 1.0, h1=HostStatus.ROLLED_BACK))
 
     assert [m.kind for m in messages] == [Kind.START, Kind.HALT, Kind.DONE]
     assert "Failing host(s): none (interrupted)." in messages[1].body
 
 
 def test_fleet_rollback_is_one_rollback_message_with_its_duration() -> None:
-    messages = told([start("rollback"), RollbackStarted(("h1", "h2")),
-                     HostFinished("h1", HostStatus.ROLLED_BACK, 0.3),
-                     HostFinished("h2", HostStatus.ROLLBACK_FAILED, 0.3, error="disk full"),
-                     RunFinished("run-1", Outcome.ROLLBACK_INCOMPLETE, 2.5,
-                                 rollback_duration=2.25)])
+    messages = told([start("rollback"), RollbackStarted(("h1", "h2"))],
+                    result(Outcome.ROLLBACK_INCOMPLETE, 2.5, 2.25, "rollback",
+                           h1=HostStatus.ROLLED_BACK, h2=HostStatus.ROLLBACK_FAILED))
 
     assert [m.kind for m in messages] == [Kind.START, Kind.DONE]
     assert messages[0].body == "run run-1: 4 host(s)."
@@ -137,14 +146,14 @@ def test_fleet_rollback_is_one_rollback_message_with_its_duration() -> None:
     assert done.title == ("fleet rollback agents: rollback finished, rollback_incomplete "
                           "(exit 3)")
     assert done.tone is Tone.FAILURE
+    assert "1 rollback_failed, 1 rolled_back" in done.body
     assert "The rollback took 2.25 s." in done.body
     assert "Needs a person: h2." in done.body
 
 
 def test_recover_times_its_rollback_from_the_events() -> None:
-    messages = told([start("recover"), RollbackStarted(("h1",)),
-                     HostFinished("h1", HostStatus.ROLLED_BACK, 0.3),
-                     RunFinished("run-1", Outcome.SUCCESS, 0.5)])
+    messages = told([start("recover"), RollbackStarted(("h1",))],
+                    result(Outcome.SUCCESS, 0.5, None, "recover", h1=HostStatus.ROLLED_BACK))
 
     assert messages[-1].title == "fleet recover agents: rollback finished, success (exit 0)"
     assert "The rollback took 0.0" in messages[-1].body
@@ -155,8 +164,9 @@ def test_a_rollout_whose_rollback_failed_says_who_needs_a_person() -> None:
                      StepFinished("h1", "activate", False, 0.2, error="boom"),
                      HostFinished("h1", HostStatus.ROLLBACK_FAILED, 0.5, error="boom"),
                      Halted("h1 failed: boom"),
-                     RollbackStarted(("h1",)),
-                     RunFinished("run-1", Outcome.ROLLBACK_INCOMPLETE, 1.0, 0.2)])
+                     RollbackStarted(("h1",))],
+                    result(Outcome.ROLLBACK_INCOMPLETE, 1.0, 0.2,
+                           h1=HostStatus.ROLLBACK_FAILED))
 
     rollback = next(m for m in messages if m.kind is Kind.ROLLBACK)
     assert rollback.tone is Tone.FAILURE
