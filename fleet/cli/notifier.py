@@ -144,6 +144,8 @@ class Notifier:
         self._receivers = receivers
         self._warn = warn
         self._closed = threading.Event()
+        self._said_lock = threading.Lock()
+        self._tallied = False  # after the tally at close, the threads say nothing more
         for receiver in receivers:
             receiver.thread = threading.Thread(target=self._serve, args=(receiver,),
                                                name=f"fleet-notify-{receiver.label}",
@@ -207,6 +209,8 @@ class Notifier:
                 if left <= 0:
                     break
                 receiver.thread.join(min(left, 0.05))
+        with self._said_lock:
+            self._tallied = True
         for receiver in self._receivers:
             with receiver.lock:
                 unsent, failed, sent = receiver.pending + receiver.dropped, receiver.failed, \
@@ -238,9 +242,15 @@ class Notifier:
                 else:
                     receiver.failed += 1
             if first_failure:
-                self._warn(f"fleet: warning: notification '{message.kind.value}' not sent "
-                           f"to receiver {receiver.label}: it refused, failed or did not "
-                           "answer in time; the run goes on")
+                self._say(f"fleet: warning: notification '{message.kind.value}' not sent "
+                          f"to receiver {receiver.label}: it refused, failed or did not "
+                          "answer in time; the run goes on")
+
+    def _say(self, line: str) -> None:
+        """Warn from a receiver's thread, unless the command has tallied already."""
+        with self._said_lock:
+            if not self._tallied:
+                self._warn(line)
 
 
 def _given_up(receiver: _Receiver) -> bool:
