@@ -16,7 +16,8 @@ apprise's own log, which may quote a URL or a server's answer, is silenced.
 
 Example::
 
-    notifier = Notifier.open(["json://127.0.0.1:8080/hook"], warn=print)
+    notifier = notifier_for(Notify(("json://127.0.0.1:8080/hook",)), None, (), "pb.yml",
+                            warn=print)
     notifier.send(Message(Kind.START, Tone.INFO, "fleet rollout demo: started", "..."))
     notifier.close(wait=10)
 """
@@ -58,7 +59,8 @@ class Source:
     where: str
     """``--notify``, ``FLEET_NOTIFY`` or the playbook's path."""
     field: str
-    """``notify[1]`` and the like."""
+    """``URL 2`` (the second ``--notify`` or the second in ``FLEET_NOTIFY``), or the
+    playbook's ``notify[1]``."""
 
 
 def split_env(text: str) -> list[str]:
@@ -84,8 +86,8 @@ def gather(cli: Sequence[str], env: str | None, playbook: Sequence[str], playboo
         for i, url in enumerate(urls):
             if url not in seen:
                 seen.add(url)
-                found.append((url, Source(where, f"notify[{i}]" if where != "--notify"
-                                          else f"--notify #{i + 1}")))
+                found.append((url, Source(where, f"URL {i + 1}" if where in ("--notify", ENV)
+                                          else f"notify[{i}]")))
     return found
 
 

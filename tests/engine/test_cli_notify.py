@@ -98,7 +98,7 @@ def test_a_url_apprise_cannot_use_is_exit_2_naming_where_it_came_from(tmp_path: 
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr
     assert "FLEET_NOTIFY" in lines[0]
-    assert "notify[1]" in lines[0]
+    assert "URL 2" in lines[0]
     assert "'nosuch'" in lines[0]
     assert TOKEN not in done.stderr
     assert not (tmp_path / "home" / ".local").exists()

@@ -216,7 +216,7 @@ def test_every_source_adds_receivers_once_each_in_order() -> None:
 
     assert [u for u, _ in found] == ["json://a/1", "json://b/2", "json://c/3", "json://d/4"]
     assert [(s.where, s.field) for _, s in found] == [
-        ("--notify", "--notify #1"), ("--notify", "--notify #2"), ("FLEET_NOTIFY", "notify[1]"),
+        ("--notify", "URL 1"), ("--notify", "URL 2"), ("FLEET_NOTIFY", "URL 2"),
         ("pb.yml", "notify[1]")]
     assert notifier_for(Notify(("json://a/1",), off=True), "json://b", ["json://c"], "pb",
                         print) is None
