@@ -80,14 +80,13 @@ def gather(cli: Sequence[str], env: str | None, playbook: Sequence[str], playboo
     receivers; ``--no-notify`` is the caller's way to send none)."""
     found: list[tuple[str, Source]] = []
     seen: set[str] = set()
-    groups = (("--notify", list(cli)), (ENV, split_env(env or "")),
-              (playbook_file, list(playbook)))
-    for where, urls in groups:
+    groups = (("--notify", list(cli), False), (ENV, split_env(env or ""), False),
+              (playbook_file, list(playbook), True))
+    for where, urls, in_yaml in groups:
         for i, url in enumerate(urls):
             if url not in seen:
                 seen.add(url)
-                found.append((url, Source(where, f"URL {i + 1}" if where in ("--notify", ENV)
-                                          else f"notify[{i}]")))
+                found.append((url, Source(where, f"notify[{i}]" if in_yaml else f"URL {i + 1}")))
     return found
 
 
