@@ -70,6 +70,35 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class FileDiff:
+    """What ``--check --diff`` shows for one file a rollout would create or replace:
+    a unified diff of the host's text against the release's, or a ``note`` saying
+    why there is none (``binary``, ``large``, ``mode``: only the mode differs,
+    ``link`` or ``other``: the host has a symlink or a non-file there,
+    ``unreadable``), with ``detail`` for people; ``mode`` is ``"0644 -> 0755"``
+    when the mode changes too."""
+
+    path: str
+    diff: str | None = None
+    note: str | None = None
+    detail: str | None = None
+    mode: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """One entry of a host's ``diff`` list in the ``--json`` result."""
+        data: dict[str, object] = {"path": self.path}
+        if self.diff is not None:
+            data["diff"] = self.diff
+        if self.note is not None:
+            data["note"] = self.note
+        if self.detail is not None:
+            data["detail"] = self.detail
+        if self.mode is not None:
+            data["mode"] = self.mode
+        return data
+
+
+@dataclass(frozen=True)
 class HostOutcome:
     """One host's result; ``touched`` is true once the run changed anything there."""
 
@@ -82,6 +111,8 @@ class HostOutcome:
     created: tuple[str, ...] = ()
     replaced: tuple[str, ...] = ()
     failed_step: str | None = None
+    diffs: tuple[FileDiff, ...] | None = None
+    """``--check --diff``: one entry per file the rollout would create or replace."""
 
     def to_json(self) -> dict[str, object]:
         """The host entry of the ``--json`` result."""
@@ -94,6 +125,8 @@ class HostOutcome:
             data["failed_step"] = self.failed_step
         if self.created or self.replaced:
             data["changes"] = {"create": list(self.created), "replace": list(self.replaced)}
+        if self.diffs is not None:
+            data["diff"] = [d.to_json() for d in self.diffs]
         return data
 
 

@@ -20,8 +20,19 @@ from typing import TypeVar
 import click
 from rich.console import Console
 
+from fleet.cli.diffview import show_diffs
 from fleet.cli.export import to_junit
 from fleet.cli.inventory import host_vars, inventory_graph, inventory_list, shown_hosts
+from fleet.cli.notifier import ENV as NOTIFY_ENV
+from fleet.cli.notifier import Notifier, Notify, notifier_for
+from fleet.cli.notify import (
+    Message,
+    RunMessages,
+    monitor_alerts,
+    monitor_done,
+    monitor_rollback,
+    monitor_started,
+)
 from fleet.cli.pages.site import RunLog, page_of, read_logs, write_page, write_site
 from fleet.cli.progress import RunView
 from fleet.cli.report import MonitorView, history_table, status_table, summary
@@ -33,13 +44,13 @@ from fleet.engine.hostwork import HostWork
 from fleet.engine.interrupts import Interrupt
 from fleet.engine.limits import ensure_open_files, open_files_needed
 from fleet.engine.pipeline import HostJob
-from fleet.engine.watch import SampleLog
+from fleet.engine.watch import Alert, SampleLog
 from fleet.errors import ConfigError
 from fleet.events import Broadcast, EventSink
 from fleet.inventory.limit import select_hosts
 from fleet.inventory.load import load_inventory
 from fleet.plan import build_plan
-from fleet.remote.health import Level, Schedule
+from fleet.remote.health import Level, Sample, Schedule
 from fleet.results import RunResult
 from fleet.runlog.healthlog import HealthRecord, health_markdown
 from fleet.runlog.history import (
@@ -69,8 +80,13 @@ _A = TypeVar("_A")
 def rollout(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
             accept_new_hosts: bool, ask_become_pass: bool, canary_only: bool,
             dry_run: bool, *, forks: int | None = None, verbose: bool = False,
-            scheduler: str | None = None) -> None:
-    """``fleet rollout``: see :func:`fleet.cli.main.rollout_cmd`."""
+            scheduler: str | None = None, diff: bool = False,
+            notify: Notify | None = None) -> None:
+    """``fleet rollout``: see :func:`fleet.cli.main.rollout_cmd`. ``--check`` is read-only
+    and notifies no one."""
+    if diff and not dry_run:
+        _guard(lambda: _raise(ConfigError("--diff shows what --check would change; add "
+                                          "--check", file="--diff")))
     target, pb, every_host = _load(playbook, inventories, limit, forks)
     plan = _guard(lambda: build_plan([h.name for h in target.hosts], pb.strategy,
                                      inventory_hosts=every_host, playbook_file=str(playbook)))
@@ -79,16 +95,18 @@ def rollout(playbook: Path, inventories: Sequence[Path], limit: str | None, as_j
     run_id = new_run_id()
     if dry_run:
         _finish(run_id, as_json, lambda sink, _: check(target, connector, sink, run_id=run_id,
-                                                        forks=pb.strategy.forks),
+                                                        forks=pb.strategy.forks, diff=diff),
                 verbose=verbose)
         return
+    notifier = _notifier(pb, notify)
     held = hosts_on_release(RUNS_DIR, pb.name, target.release.id)
     close, remote = _guard(lambda: _cluster(scheduler, target, pb, accept_new_hosts, password)) \
         if scheduler else (None, None)
     try:
         _finish(run_id, as_json, lambda sink, interrupt: rollout_fleet(
             target, plan, connector, sink, run_id=run_id, canary_only=canary_only,
-            interrupt=interrupt, on_release=held, remote=remote), verbose=verbose)
+            interrupt=interrupt, on_release=held, remote=remote), verbose=verbose,
+            notifier=notifier)
     finally:
         if close is not None:
             close()
@@ -96,27 +114,32 @@ def rollout(playbook: Path, inventories: Sequence[Path], limit: str | None, as_j
 
 def rollback(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
              accept_new_hosts: bool, ask_become_pass: bool, to: str | None,
-             force: bool, *, forks: int | None = None, verbose: bool = False) -> None:
+             force: bool, *, forks: int | None = None, verbose: bool = False,
+             notify: Notify | None = None) -> None:
     """``fleet rollback``: see :func:`fleet.cli.main.rollback_cmd`."""
     target, pb, _ = _load(playbook, inventories, limit, forks, keeps_every_host=True)
     connector = _connector(pb, accept_new_hosts, _become_password(ask_become_pass))
+    notifier = _notifier(pb, notify)
     run_id = new_run_id()
     _finish(run_id, as_json, lambda sink, _: rollback_fleet(
         pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=to, force=force,
         forks=pb.strategy.forks, timeout=pb.timeouts.command,
-        expect=expected_release(RUNS_DIR, pb.name)), verbose=verbose)
+        expect=expected_release(RUNS_DIR, pb.name)), verbose=verbose, notifier=notifier)
 
 
 def recover(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
             accept_new_hosts: bool, ask_become_pass: bool, only: str | None, *,
-            forks: int | None = None, verbose: bool = False) -> None:
+            forks: int | None = None, verbose: bool = False,
+            notify: Notify | None = None) -> None:
     """``fleet recover``: see :func:`fleet.cli.main.recover_cmd`."""
     target, pb, _ = _load(playbook, inventories, limit, forks, keeps_every_host=True)
     connector = _connector(pb, accept_new_hosts, _become_password(ask_become_pass))
+    notifier = _notifier(pb, notify)
     run_id = new_run_id()
     _finish(run_id, as_json, lambda sink, _: recover_fleet(
         pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, only=only,
-        forks=pb.strategy.forks, timeout=pb.timeouts.command), verbose=verbose)
+        forks=pb.strategy.forks, timeout=pb.timeouts.command), verbose=verbose,
+        notifier=notifier)
 
 
 def status(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
@@ -136,7 +159,8 @@ def status(playbook: Path, inventories: Sequence[Path], limit: str | None, as_js
 def monitor(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
             accept_new_hosts: bool, ask_become_pass: bool, interval: str, duration: str | None,
             rollback_on: str | None, grace: int, log_path: Path | None, *,
-            forks: int | None = None, verbose: bool = False) -> None:
+            forks: int | None = None, verbose: bool = False,
+            notify: Notify | None = None) -> None:
     """``fleet monitor``: see :func:`fleet.cli.main.monitor_cmd`."""
     target, pb, _ = _load(playbook, inventories, limit, forks, keeps_every_host=True)
     if not pb.health:
@@ -147,28 +171,43 @@ def monitor(playbook: Path, inventories: Sequence[Path], limit: str | None, as_j
     seconds = _guard(lambda: _parsed(parse_duration, duration, "--duration")) \
         if duration else None
     connector = _connector(pb, accept_new_hosts, _become_password(ask_become_pass))
+    notifier = _notifier(pb, notify)
+    tell = notifier.send if notifier is not None else _ignore
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     log = SampleLog(log_path or Path(".fleet") / "monitor" / f"{pb.name}-{stamp}.jsonl")
     spec = MonitorSpec(schedule, seconds, Level(rollback_on) if rollback_on else None, grace)
     view = MonitorView(_console(stderr=True), f"monitor {pb.name}")
 
+    def on_round(samples: list[Sample], alerts: list[Alert]) -> None:
+        view.round(samples, alerts)
+        if alerts:
+            tell(monitor_alerts(pb.name, alerts))
+
     def roll_back(reason: str) -> RunResult:
         view.stop()
+        tell(monitor_rollback(pb.name, reason))
         run_id = new_run_id()
         return _finish_work(run_id, lambda sink, _: rollback_fleet(
             pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=None,
             force=False, forks=pb.strategy.forks, timeout=pb.timeouts.command,
             expect=expected_release(RUNS_DIR, pb.name)),
-            banner=f"rolling the fleet back: {reason}", verbose=verbose)
+            banner=f"rolling the fleet back: {reason}", verbose=verbose, notifier=notifier)
 
+    tell(monitor_started(pb.name, len(target.hosts), spec.rollback_on))
     try:
-        with Interrupt().installed() as interrupt:
-            result = monitor_fleet(target, connector, spec, log, stop=interrupt.event,
-                                   on_round=view.round, roll_back=roll_back)
+        try:
+            with Interrupt().installed() as interrupt:
+                result = monitor_fleet(target, connector, spec, log, stop=interrupt.event,
+                                       on_round=on_round, roll_back=roll_back)
+        finally:
+            view.stop()
+        tell(monitor_done(pb.name, result.rounds, result.levels, result.rollback is not None))
+        if as_json:
+            sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
     finally:
-        view.stop()
-    if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        if notifier is not None:
+            notifier.close()
     sys.exit(result.exit_code)
 
 
@@ -349,29 +388,59 @@ Work = Callable[[EventSink, Interrupt], RunResult]
 
 
 def _finish_work(run_id: str, work: Work, *, banner: str | None = None,
-                 verbose: bool = False) -> RunResult:
+                 verbose: bool = False, notifier: Notifier | None = None) -> RunResult:
     """Run ``work`` with the live view (:class:`RunView`; ``verbose``: every host and
-    step even in a big run) and the run log, Ctrl-C, SIGTERM and SIGHUP handled as a
-    flag (see :mod:`fleet.engine.interrupts`); print the summary."""
+    step even in a big run), the run log and the notifications (``notifier``; the
+    caller closes it), Ctrl-C, SIGTERM and SIGHUP handled as a flag (see
+    :mod:`fleet.engine.interrupts`); print the summary."""
     console = _console(stderr=True)
     if banner:
         console.print(banner, style="bold red")
     journal = Journal(RUNS_DIR, run_id)
     live = RunView(console, verbose=verbose)
+    sinks: list[EventSink] = [journal, live]
+    told = RunMessages(notifier.send) if notifier is not None else None
+    if told is not None:
+        sinks.append(told)
     try:
         with Interrupt().installed() as interrupt:
-            result = work(Broadcast([journal, live]), interrupt)
+            result = work(Broadcast(sinks), interrupt)
     finally:
         live.stop()
         journal.close()
+    if told is not None:
+        told.finished(result)
+    show_diffs(result, console)
     summary(result, console, str(journal.path), every_host=live.per_host)
     return result
 
 
-def _finish(run_id: str, as_json: bool, work: Work, *, verbose: bool = False) -> None:
-    """Run ``work`` (see :func:`_finish_work`), print ``--json``, exit with its code."""
-    result = _finish_work(run_id, work, verbose=verbose)
-    if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+def _finish(run_id: str, as_json: bool, work: Work, *, verbose: bool = False,
+            notifier: Notifier | None = None) -> None:
+    """Run ``work`` (see :func:`_finish_work`), print ``--json``, let the last
+    notifications go (a bounded wait), exit with its code."""
+    try:
+        result = _finish_work(run_id, work, verbose=verbose, notifier=notifier)
+        if as_json:
+            sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+    finally:
+        if notifier is not None:
+            notifier.close()
     sys.exit(result.outcome.exit_code)
+
+
+def _notifier(pb: Playbook, notify: Notify | None) -> Notifier | None:
+    """The notifier of a command (see :func:`fleet.cli.notifier.notifier_for`); exit 2
+    when apprise is missing or a URL is not one it can send to."""
+    console = _console(stderr=True)
+
+    def warn(line: str) -> None:
+        console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+    return _guard(lambda: notifier_for(notify or Notify(), os.environ.get(NOTIFY_ENV),
+                                       pb.notify, str(pb.path), warn))
+
+
+def _ignore(message: Message) -> None:
+    """Where messages go without a notifier."""

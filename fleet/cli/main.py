@@ -36,6 +36,16 @@ def _common(fn: Callable[..., None]) -> Callable[..., None]:
     return click.argument("playbook", type=click.Path(path_type=Path))(fn)
 
 
+def _notify(fn: Callable[..., None]) -> Callable[..., None]:
+    """The notification options of the commands that change hosts or watch them."""
+    fn = click.option("--no-notify", "no_notify", is_flag=True,
+                      help="Send no notification (whatever FLEET_NOTIFY or notify: say).")(fn)
+    return click.option("--notify", "notify", multiple=True, metavar="URL",
+                        help="Tell this apprise URL of start, canary, halt, rollback and done "
+                             "(repeatable; also env FLEET_NOTIFY and the playbook's "
+                             "notify:; needs fleet[notify]).")(fn)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fleet")
 def main() -> None:
@@ -44,53 +54,65 @@ def main() -> None:
 
 @main.command("rollout")
 @_common
+@_notify
 @click.option("--canary-only", is_flag=True, help="Stop after the canaries pass; leave them on.")
 @click.option("--check", "dry_run", is_flag=True,
               help="Show per host what would change; touch nothing.")
+@click.option("--diff", "diff", is_flag=True,
+              help="With --check: a unified diff per file that would be replaced or made.")
 @click.option("--scheduler", default=None, envvar="FLEET_SCHEDULER", metavar="tcp://HOST:8786",
               help="Run each host's steps on a Dask worker of its fleet_zone (fleet[dask]; "
                    "env FLEET_SCHEDULER).")
 def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                 accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
-                verbose: bool, canary_only: bool, dry_run: bool, scheduler: str | None) -> None:
+                verbose: bool, notify: Sequence[str], no_notify: bool, canary_only: bool,
+                dry_run: bool, diff: bool, scheduler: str | None) -> None:
     """Canary first, then batches; on a failure halt and roll back every touched host."""
     from fleet.cli import commands
+    from fleet.cli.notifier import Notify
 
     commands.rollout(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass,
-                     canary_only, dry_run, forks=forks, verbose=verbose, scheduler=scheduler)
+                     canary_only, dry_run, forks=forks, verbose=verbose, scheduler=scheduler,
+                     diff=diff, notify=Notify(notify, no_notify))
 
 
 @main.command("rollback")
 @_common
+@_notify
 @click.option("--to", "to", default=None, metavar="RELEASE",
               help="Walk each host back until it is on this release.")
 @click.option("--force", is_flag=True,
               help="Roll back even files changed by hand since the rollout (drift).")
 def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                  accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
-                 verbose: bool, to: str | None, force: bool) -> None:
+                 verbose: bool, notify: Sequence[str], no_notify: bool, to: str | None,
+                 force: bool) -> None:
     """Undo the newest release on the selected hosts, from the backups on the hosts."""
     from fleet.cli import commands
+    from fleet.cli.notifier import Notify
 
     commands.rollback(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass, to,
-                      force, forks=forks, verbose=verbose)
+                      force, forks=forks, verbose=verbose,
+                      notify=Notify(notify, no_notify))
 
 
 @main.command("recover")
 @_common
+@_notify
 @click.option("--run", "only", default=None, metavar="RUN_ID",
               help="Recover only this run (default: every unfinished run found).")
 def recover_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                 accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
-                verbose: bool, only: str | None) -> None:
+                verbose: bool, notify: Sequence[str], no_notify: bool, only: str | None) -> None:
     """After a controller died mid-run: roll back every host the unfinished run touched.
 
     Run it only when no other fleet run is in progress.
     """
     from fleet.cli import commands
+    from fleet.cli.notifier import Notify
 
     commands.recover(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass, only,
-                     forks=forks, verbose=verbose)
+                     forks=forks, verbose=verbose, notify=Notify(notify, no_notify))
 
 
 @main.command("status")
@@ -107,6 +129,7 @@ def status_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, a
 
 @main.command("monitor")
 @_common
+@_notify
 @click.option("--interval", default="5s", show_default=True, metavar="SCHEDULE",
               help="How often to sample: 5s, or a schedule like '5m for 1h, then 1h'.")
 @click.option("--duration", default=None, metavar="DURATION",
@@ -119,14 +142,16 @@ def status_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, a
               help="Sample log (JSON lines); default .fleet/monitor/<name>-<time>.jsonl.")
 def monitor_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                 accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
-                verbose: bool, interval: str, duration: str | None,
-                rollback_on: str | None, grace: int, log_path: Path | None) -> None:
+                verbose: bool, notify: Sequence[str], no_notify: bool, interval: str,
+                duration: str | None, rollback_on: str | None, grace: int,
+                log_path: Path | None) -> None:
     """Watch the playbook's health checks on every host; alert on changes; auto-rollback."""
     from fleet.cli import commands
+    from fleet.cli.notifier import Notify
 
     commands.monitor(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass,
                      interval, duration, rollback_on, grace, log_path, forks=forks,
-                     verbose=verbose)
+                     verbose=verbose, notify=Notify(notify, no_notify))
 
 
 @main.command("inventory")

@@ -316,6 +316,22 @@ class PlaybookSpec(BaseModel, frozen=True, extra="forbid"):
     health: tuple[HealthCheck, ...] = Field(default=(), description="For monitor and bake.")
     allow_special_modes: Annotated[bool, Strict()] = Field(
         default=False, description="Deploy source files with setuid, setgid or sticky bits.")
+    notify: tuple[str, ...] = Field(
+        default=(), description="apprise URLs told of start, canary, halt, rollback, done.")
+
+    @field_validator("notify", mode="before")
+    @classmethod
+    def _notify(cls, value: object) -> tuple[str, ...]:
+        # Every message here leaves the value out: a URL may hold a token.
+        urls = [value] if isinstance(value, str) else value
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise ValueError("expected a list of apprise URLs (strings) like "
+                             "[\"slack://…\"]; the value is not shown: it may hold a token")
+        for i, url in enumerate(urls):
+            if "://" not in url:
+                raise ValueError(f"entry {i} is not a URL (scheme://…), as apprise takes; "
+                                 "the value is not shown: it may hold a token")
+        return tuple(urls)
 
     @field_validator("name")
     @classmethod
@@ -354,6 +370,8 @@ class Playbook:
     checks: tuple[Check, ...] = ()
     health: tuple[HealthCheck, ...] = ()
     allow_special_modes: bool = False
+    notify: tuple[str, ...] = ()
+    """apprise URLs (they may hold tokens: never shown)."""
 
 
 def load_playbook(path: Path) -> Playbook:
@@ -386,7 +404,7 @@ def load_playbook(path: Path) -> Playbook:
         name=spec.name, source=spec.source, target=spec.target, path=path,
         source_dir=source_dir, file_list=file_list, files=spec.files, strategy=spec.strategy,
         timeouts=spec.timeouts, backup=spec.backup, checks=spec.checks, health=spec.health,
-        allow_special_modes=spec.allow_special_modes,
+        allow_special_modes=spec.allow_special_modes, notify=spec.notify,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fleet.config.release import Release
@@ -78,12 +79,19 @@ class DeploymentState:
         return next((b for b in self.backups if b.run_id == run_id), None)
 
 
-def script(name: str, target: str, release: Release | None = None) -> Script:
-    """Render the probe; with a release it also reports each release file's sha256 and mode."""
+def script(name: str, target: str, release: Release | None = None, *,
+           then: Sequence[str] = (), extra: Sequence[str] = ()) -> Script:
+    """Render the probe; with a release it also reports each release file's sha256 and mode.
+
+    ``then`` names more read-only bodies that run after it in the same round trip,
+    with ``extra`` (quoted assignments) for them (see :mod:`fleet.remote.texts`).
+    """
     files = release.files if release else ()
-    extra = [assign("N", len(files)), *indexed("F", [f.name for f in files]),
-             *indexed("H", [f.sha256 for f in files]), *indexed("M", ["0" for _ in files])]
-    return render("probe", {"NAME": name, "TARGET": target, "RUN": "probe", "RELEASE": "-"}, extra)
+    assigned = [assign("N", len(files)), *indexed("F", [f.name for f in files]),
+                *indexed("H", [f.sha256 for f in files]), *indexed("M", ["0" for _ in files]),
+                *extra]
+    return render("probe", {"NAME": name, "TARGET": target, "RUN": "probe", "RELEASE": "-"},
+                  assigned, then=then)
 
 
 def parse(result: CommandResult, host: str) -> DeploymentState:

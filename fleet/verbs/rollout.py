@@ -35,8 +35,11 @@ from fleet.plan import Plan
 from fleet.remote import probe, stage
 from fleet.remote.context import DeployContext
 from fleet.remote.health import Level, Schedule, health_script
+from fleet.remote.texts import parse as parse_texts
+from fleet.remote.texts import script as texts_script
 from fleet.results import CommandResult, HostOutcome, HostStatus, Outcome, RunResult, in_order
 from fleet.transport.base import Script, send
+from fleet.verbs.diff import host_diffs, release_texts, wanted
 
 
 def new_run_id() -> str:
@@ -136,16 +139,24 @@ def bake_canaries(target: Target, connector: Connector, sink: EventSink,
 
 
 def check(target: Target, connector: Connector, sink: EventSink, *, run_id: str,
-          forks: int) -> RunResult:
-    """Report per host which files a rollout would create or replace; writes nothing."""
+          forks: int, diff: bool = False) -> RunResult:
+    """Report per host which files a rollout would create or replace; writes nothing.
+
+    With ``diff`` each host's outcome also has a unified diff (or a note) per such
+    file (:mod:`fleet.verbs.diff`), read in the same round trip as the probe."""
     start = time.monotonic()
     pb, release = target.playbook, target.release
     sink.emit(RunStarted(run_id, "check", pb.name, release.id,
                          tuple(h.name for h in target.hosts), ()))
-    script = probe.script(pb.name, pb.target, release)
+    texts = release_texts(release) if diff else ()
+    script = texts_script(pb.name, pb.target, release, wanted(texts)) if diff \
+        else probe.script(pb.name, pb.target, release)
 
     def one(host: Host, started: float) -> HostOutcome:
-        state = probe.parse(_run(connector, host, script, pb.timeouts.command), host.name)
+        answer = _run(connector, host, script, pb.timeouts.command)
+        state = probe.parse(answer, host.name)
+        diffs = host_diffs(release, texts, state, parse_texts(answer), pb.target) \
+            if diff else None
         created = tuple(f.name for f, s in zip(release.files, state.files, strict=True)
                         if s.state == "absent")
         replaced = tuple(f.name for f, s in zip(release.files, state.files, strict=True)
@@ -155,7 +166,7 @@ def check(target: Target, connector: Connector, sink: EventSink, *, run_id: str,
             else HostStatus.WOULD_CHANGE
         return HostOutcome(host.name, status, time.monotonic() - started,
                            release=state.current.release if state.current else None,
-                           created=created, replaced=replaced,
+                           created=created, replaced=replaced, diffs=diffs,
                            error=f"locked by run {state.lock}" if state.lock else None)
 
     outcomes = parallel(target.hosts, one, forks, sink)

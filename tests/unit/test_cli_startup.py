@@ -1,5 +1,5 @@
 """``fleet --version``, ``--help`` and a command's ``--help`` load only click: no
-SSH, no pydantic, no rich, no YAML, none of fleet's own work (issue 14)."""
+SSH, no pydantic, no rich, no YAML, no apprise, none of fleet's own work (issue 14)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-HEAVY = ("paramiko", "fabric", "invoke", "pydantic", "rich", "yaml", "cryptography")
+HEAVY = ("paramiko", "fabric", "invoke", "pydantic", "rich", "yaml", "cryptography", "apprise")
 
 PROBE = """
 import json, sys
@@ -43,3 +43,4 @@ def test_version_and_help_load_no_ssh_no_pydantic_no_rich(args: tuple[str, ...])
 def test_a_command_loads_its_work_when_it_runs(tmp_path: object) -> None:
     _, modules = loaded_by("history", "-n", "1")
     assert "fleet.cli.commands" in modules
+    assert "apprise" not in modules  # only a command with receivers loads it (issue 15)

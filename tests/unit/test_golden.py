@@ -27,7 +27,7 @@ from fleet.config.playbook import (
     NonEmptyCheck,
 )
 from fleet.config.release import Release, ReleaseFile
-from fleet.remote import activate, commit, prepare, probe, rollback, stage
+from fleet.remote import activate, commit, prepare, probe, rollback, stage, texts
 from fleet.remote.context import DeployContext
 from fleet.remote.health import health_script
 from fleet.remote.liveness import Owner
@@ -69,6 +69,8 @@ CASES: dict[str, Callable[[], Script]] = {
         owner=OWNER, now=NOW),
     "probe/no_release": lambda: probe.script("demo", "~/agents dir"),
     "probe/release": lambda: probe.script("demo", "~/agents dir", RELEASE),
+    "probe/texts": lambda: texts.script("demo", "~/agents dir", RELEASE,
+                                        (True, False, True, True)),
     "health/basic": lambda: health_script("demo", "~/agents dir", RELEASE, (
         NonEmptyCheck(type="non_empty"),
         AccessTimeHealth(type="access_time", warn_ms=50, critical_ms=200),
