@@ -21,7 +21,6 @@ import click
 from rich.console import Console
 
 from fleet.cli.diffview import show_diffs
-from fleet.cli.export import to_junit
 from fleet.cli.inventory import host_vars, inventory_graph, inventory_list, shown_hosts
 from fleet.cli.notifier import ENV as NOTIFY_ENV
 from fleet.cli.notifier import Notifier, Notify, notifier_for
@@ -33,9 +32,8 @@ from fleet.cli.notify import (
     monitor_rollback,
     monitor_started,
 )
-from fleet.cli.pages.site import RunLog, page_of, read_logs, write_page, write_site
 from fleet.cli.progress import RunView
-from fleet.cli.report import MonitorView, history_table, status_table, summary
+from fleet.cli.report import MonitorView, status_table, summary
 from fleet.config.playbook import Playbook, load_playbook
 from fleet.config.release import build_release
 from fleet.config.units import parse_duration
@@ -52,13 +50,9 @@ from fleet.inventory.load import load_inventory
 from fleet.plan import build_plan
 from fleet.remote.health import Level, Sample, Schedule
 from fleet.results import RunResult
-from fleet.runlog.healthlog import HealthRecord, health_markdown
 from fleet.runlog.history import (
     expected_release,
-    find_log,
     hosts_on_release,
-    list_runs,
-    to_markdown,
 )
 from fleet.runlog.journal import Journal
 from fleet.transport.jumpgate import JumpGate
@@ -240,74 +234,6 @@ def inventory(inventories: Sequence[Path], limit: str | None, as_list: bool,
         shown = _guard(lambda: shown_hosts(resolved, limit))
         sys.stdout.write(json.dumps(inventory_list(resolved, shown), indent=4,
                                     ensure_ascii=False) + "\n")
-
-
-def history(as_json: bool, last: int) -> None:
-    """``fleet history``: see :func:`fleet.cli.main.history_cmd`."""
-    runs = list_runs(RUNS_DIR)[-last:]
-    if as_json:
-        rows = [{k: v for k, v in r.to_json().items() if k != "hosts"} | {"hosts": r.tally()}
-                for r in runs]
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
-        return
-    history_table(runs, _console(stderr=False))
-
-
-def report(run_id: str | None, fmt: str, junit: Path | None, *, html: Path | None = None,
-           site: Path | None = None) -> None:
-    """``fleet report``: see :func:`fleet.cli.main.report_cmd`."""
-    if site is not None:
-        if run_id or junit or html:
-            _guard(lambda: _raise(ConfigError(
-                "--site writes a page for every run: give it without RUN_ID, --junit or --html",
-                file="fleet report")))
-        count = _guard(lambda: _writing(site, "--site",
-                                        lambda: write_site(RUNS_DIR, MONITOR_DIR, site)))
-        _console(stderr=True).print(f"wrote {site / 'index.html'}: {count} run(s) and "
-                                    "monitor log(s)", markup=False, soft_wrap=True)
-        return
-    if not run_id:
-        _guard(lambda: _raise(ConfigError("give a RUN_ID (see `fleet history`) or --site DIR",
-                                          file="fleet report")))
-        return
-    path = _guard(lambda: find_log(RUNS_DIR, MONITOR_DIR, run_id))
-    found = _guard(lambda: _reading(path))
-    if html is not None:
-        _guard(lambda: _writing(html, "--html",
-                                lambda: write_page(html, page_of(found, MONITOR_DIR))))
-    if isinstance(found, HealthRecord):
-        if junit is not None:
-            _guard(lambda: _raise(ConfigError(
-                f"{path.stem} is a monitor log: JUnit is for runs (rollout, rollback, recover)",
-                file="--junit")))
-        text = json.dumps(found.to_json(), ensure_ascii=False) + "\n" if fmt == "json" \
-            else health_markdown(found)
-        sys.stdout.write(text)
-        return
-    record = found.record
-    if junit is not None:
-        _guard(lambda: _writing(junit, "--junit",
-                                lambda: junit.write_text(to_junit(record), encoding="utf-8")))
-    if fmt == "json":
-        sys.stdout.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-    else:
-        sys.stdout.write(to_markdown(record))
-
-
-def _reading(path: Path) -> RunLog | HealthRecord:
-    """Read a run or sample log; one that cannot be read is a ConfigError naming it."""
-    try:
-        return read_logs(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot read it: {exc.strerror or exc}", file=str(path)) from None
-
-
-def _writing(where: Path, option: str, write: Callable[[], _T]) -> _T:
-    """Run ``write``; a file or folder that cannot be written is a ConfigError naming it."""
-    try:
-        return write()
-    except OSError as exc:
-        raise ConfigError(f"cannot write {where}: {exc.strerror or exc}", file=option) from None
 
 
 def _cluster(address: str, target: Target, pb: Playbook, accept_new_hosts: bool,

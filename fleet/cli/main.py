@@ -177,9 +177,9 @@ def inventory_cmd(inventories: Sequence[Path], limit: str | None, as_list: bool,
               help="How many recent runs.")
 def history_cmd(as_json: bool, last: int) -> None:
     """Past runs of this folder, from the run logs in .fleet/runs/."""
-    from fleet.cli import commands
+    from fleet.cli import logs
 
-    commands.history(as_json, last)
+    logs.history(as_json, last)
 
 
 @main.command("report")
@@ -197,6 +197,6 @@ def report_cmd(run_id: str | None, fmt: str, junit: Path | None, html: Path | No
                site: Path | None) -> None:
     """One run's report as Markdown, JSON, JUnit or HTML (RUN_ID may be a unique prefix,
     a monitor log's name, or a .jsonl file); --site DIR: a page for every run."""
-    from fleet.cli import commands
+    from fleet.cli import logs
 
-    commands.report(run_id, fmt, junit, html=html, site=site)
+    logs.report(run_id, fmt, junit, html=html, site=site)
