@@ -35,6 +35,7 @@ from fleet.events import (
 )
 from fleet.inventory.model import Host
 from fleet.remote import probe, rollback
+from fleet.remote.liveness import Owner, this_controller
 from fleet.results import HostOutcome, HostStatus, RunResult, in_order
 from fleet.transport.base import Transport, send
 
@@ -60,7 +61,8 @@ def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conn
         fanout.keep_only({n for n, runs in todo.items() if runs})  # the others are done
         sink.emit(RollbackStarted(tuple(n for n, runs in todo.items() if runs)))
         calls = [(h, partial(_undo_runs, runs=tuple(todo[h.name]), state=states[h.name],
-                             run_id=run_id, name=name, target=target, timeout=timeout))
+                             run_id=run_id, name=name, target=target, timeout=timeout,
+                             owner=this_controller()))
                  for h in hosts if todo.get(h.name)]
         done = outcomes_of(fanout, calls, sink, forks)
     finally:
@@ -75,8 +77,9 @@ def recover_fleet(name: str, target: str, hosts: Sequence[Host], connector: Conn
 
 def _undo_runs(host: Host, transport: Transport, sink: EventSink, started: float, *,
                runs: tuple[str, ...], state: probe.DeploymentState, run_id: str, name: str,
-               target: str, timeout: float) -> HostOutcome:
-    """Roll back ``runs`` on the host, newest first (a :data:`~fleet.engine.fanout.HostCall`).
+               target: str, timeout: float, owner: Owner) -> HostOutcome:
+    """Roll back ``runs`` on the host, newest first (a :data:`~fleet.engine.fanout.HostCall`;
+    ``owner``: the controller, named by the lock each undo takes).
 
     Raises:
         FleetError: an undo failed (the host is then a rollback failure).
@@ -86,7 +89,8 @@ def _undo_runs(host: Host, transport: Transport, sink: EventSink, started: float
         sink.emit(StepStarted(host.name, "rollback"))
         result = send(transport, rollback.script(
             name, target, run_id, undo, force=True, missing_ok=True,
-            abandoned=takeover_token(state, undo), command_timeout=timeout), timeout=timeout)
+            abandoned=takeover_token(state, undo), command_timeout=timeout, owner=owner),
+            timeout=timeout)
         try:
             back = rollback.parse(result, host.name)
         except RunIsLive as exc:

@@ -39,6 +39,7 @@ from fleet.events import (
 )
 from fleet.inventory.model import Host
 from fleet.remote import probe, rollback
+from fleet.remote.liveness import Owner, this_controller
 from fleet.results import HostOutcome, HostStatus, RunResult, in_order
 from fleet.transport.base import Transport, send
 
@@ -83,7 +84,7 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
         sink.emit(RollbackStarted(tuple(h.name for h in todo)))
         calls = [(h, partial(_undo_host, state=states[h.name], run_id=run_id, name=name,
                              target=target, newest=newest, to=to, force=force,
-                             timeout=timeout)) for h in todo]
+                             timeout=timeout, owner=this_controller())) for h in todo]
         done = {**early, **outcomes_of(fanout, calls, sink, forks)}
         rollback_duration = time.monotonic() - rb_start
     finally:
@@ -115,7 +116,7 @@ def _undo_if_newest(name: str, target: str, hosts: Sequence[Host], fanout: Fanou
     every state read (as before any undo), why the others were not read, and the
     outcome of each host that undid."""
     call = partial(_probe_and_undo, name=name, target=target, run_id=run_id, expect=expect,
-                   force=force, timeout=timeout)
+                   force=force, timeout=timeout, owner=this_controller())
     # a host done with (it undid, or failed to) lets go of its connection at once:
     # at most forks stay open for it
     got = fanout.each([(h, call) for h in hosts], sink, forks=forks,
@@ -128,11 +129,12 @@ def _undo_if_newest(name: str, target: str, hosts: Sequence[Host], fanout: Fanou
 
 def _probe_and_undo(host: Host, transport: Transport, sink: EventSink, started: float, *,
                     name: str, target: str, run_id: str, expect: str, force: bool,
-                    timeout: float) -> _Newest:
-    """One host's part of :func:`_undo_if_newest` (a :data:`~fleet.engine.fanout.HostCall`)."""
+                    timeout: float, owner: Owner) -> _Newest:
+    """One host's part of :func:`_undo_if_newest` (a :data:`~fleet.engine.fanout.HostCall`;
+    ``owner``: the controller, named by the lock the undo takes)."""
     sink.emit(StepStarted(host.name, "rollback"))
     script = rollback.newest_script(name, target, run_id, expect, force=force,
-                                    command_timeout=timeout)
+                                    command_timeout=timeout, owner=owner)
     answer = rollback.parse_newest(send(transport, script, timeout=timeout), host.name)
     took = time.monotonic() - started
     undone = answer.undone
@@ -184,10 +186,12 @@ def _needs_undo(state: probe.DeploymentState, newest: str | None, to: str | None
 
 def _undo_host(host: Host, transport: Transport, sink: EventSink, started: float, *,
                state: probe.DeploymentState, run_id: str, name: str, target: str,
-               newest: str | None, to: str | None, force: bool, timeout: float) -> HostOutcome:
+               newest: str | None, to: str | None, force: bool, timeout: float,
+               owner: Owner) -> HostOutcome:
     """Undo the newest release on the host: an unfinished run of it if there is one,
     else the committed one (or walk back release by release ``to`` a release); a
-    :data:`~fleet.engine.fanout.HostCall`."""
+    :data:`~fleet.engine.fanout.HostCall` (``owner``: the controller, named by the
+    lock each undo takes)."""
     current = state.current
     steps = 0
 
@@ -198,7 +202,7 @@ def _undo_host(host: Host, transport: Transport, sink: EventSink, started: float
         sink.emit(StepStarted(host.name, "rollback"))
         script = rollback.script(name, target, run_id, run, force=force or unfinished,
                                  missing_ok=unfinished, abandoned=takeover_token(state, run),
-                                 command_timeout=timeout)
+                                 command_timeout=timeout, owner=owner)
         back = rollback.parse(send(transport, script, timeout=timeout),
                               host.name)
         steps += 1

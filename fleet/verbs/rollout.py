@@ -36,6 +36,7 @@ from fleet.plan import Plan
 from fleet.remote import probe, stage
 from fleet.remote.context import DeployContext
 from fleet.remote.health import Level, Schedule, health_script
+from fleet.remote.liveness import this_controller
 from fleet.remote.texts import HostCopy
 from fleet.remote.texts import parse as parse_texts
 from fleet.remote.texts import script as texts_script
@@ -58,11 +59,13 @@ class Target:
     hosts: tuple[Host, ...]
 
     def context(self, run_id: str) -> DeployContext:
-        """The per-run context every step renders from."""
+        """The per-run context every step renders from. The run's locks name this
+        process as their owner, wherever the steps run (a Dask worker's own process
+        would keep an abandoned run looking live to ``fleet recover``)."""
         pb = self.playbook
         return DeployContext(name=pb.name, target=pb.target, run_id=run_id,
                              release=self.release, checks=pb.checks, keep=pb.backup.keep,
-                             command_timeout=pb.timeouts.command)
+                             command_timeout=pb.timeouts.command, owner=this_controller())
 
 
 def rollout(target: Target, plan: Plan, connector: Connector, sink: EventSink, *,
