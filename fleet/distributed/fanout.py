@@ -45,6 +45,8 @@ class DaskFanout:
              ) -> dict[str, T | Unread]:
         """See :meth:`fleet.engine.fanout.Fanout.each` (``keep_open`` has no effect:
         a call's connection lives on its worker for that call only)."""
+        if not calls:
+            return {}
         if self._pool is None:
             self._pool = TaskPool(self._client, self._run_id, forks)
         self._pool.forks = max(1, forks)

@@ -67,7 +67,10 @@ class _Fleet:
         self.args = ["-i", str(inventory)] + (["--scheduler", scheduler] if scheduler else [])
 
     def __call__(self, command: str, playbook: Path) -> dict[str, Any]:
-        code, data, err = Controller(self.cwd, command, str(playbook), *self.args).finish()
+        """Run ``command`` (``check``: ``rollout --check``) on ``playbook``."""
+        argv = ["rollout", str(playbook), "--check"] if command == "check" \
+            else [command, str(playbook)]
+        code, data, err = Controller(self.cwd, *argv, *self.args).finish()
         assert data is not None, err
         assert data.get("exit_code", code) == code, err
         events = log_records(self.cwd / ".fleet" / "runs" / f"{data['run_id']}.jsonl") \
@@ -84,9 +87,9 @@ def _halting_playbook(folder: Path) -> Path:
                   "on_failure": "halt"})
 
 
-SCRIPT = (("rollout", "example"), ("status", "example"), ("rollback", "example"),
-          ("rollout", "halting"), ("status", "halting"), ("recover", "halting"),
-          ("status", "halting"))
+SCRIPT = (("check", "example"), ("rollout", "example"), ("status", "example"),
+          ("check", "example"), ("rollback", "example"), ("rollout", "halting"),
+          ("status", "halting"), ("recover", "halting"), ("status", "halting"))
 """Each command on the state the commands before it left (the hosts end as seeded)."""
 
 
@@ -99,8 +102,9 @@ def _play(fleet: _Fleet, playbooks: dict[str, Path]) -> list[dict[str, Any]]:
 
 def test_every_command_answers_the_same_with_and_without_the_scheduler(
         cluster: Cluster, tmp_path: Path) -> None:
-    """rollout, status, rollback; a rollout halted on dev-05, status, recover,
-    status: once embedded, once under the scheduler, from the same starting state.
+    """rollout --check, rollout, status, --check, rollback; a rollout halted on
+    dev-05, status, recover, status: once embedded, once under the scheduler, from
+    the same starting state.
     Exit codes, ``--json`` (but run ids and times) and every host's events are the
     same; under the scheduler every host's work ran on the worker of its zone."""
     inventory = zoned_inventory(tmp_path, ZONES)
@@ -114,12 +118,15 @@ def test_every_command_answers_the_same_with_and_without_the_scheduler(
         assert a["code"] == b["code"], step
         assert _plain(a["json"]) == _plain(b["json"]), step
         assert _story(a["events"]) == _story(b["events"]), step
-    codes = [r["code"] for r in here]
-    assert codes == [0, 0, 0, 1, 0, 0, 0]  # the halted rollout: exit 1, hosts named
-    assert statuses(here[5]["json"]) == {**dict.fromkeys(HOSTS[:5], "rolled_back"),
-                                         "dev-06": "unchanged"}
-    assert {h["name"]: h["state"] for h in here[4]["json"]["hosts"]} == {
+    got = {f"{command} {which} {i}": r for i, ((command, which), r)
+           in enumerate(zip(SCRIPT, here, strict=True))}
+    assert [r["code"] for r in here] == [0, 0, 0, 0, 0, 1, 0, 0, 0]  # halted: exit 1
+    assert set(statuses(got["check example 0"]["json"]).values()) == {"would_change"}
+    assert set(statuses(got["check example 3"]["json"]).values()) == {"unchanged"}
+    assert {h["name"]: h["state"] for h in got["status halting 6"]["json"]["hosts"]} == {
         **dict.fromkeys(HOSTS[:4], "ok"), "dev-05": "interrupted", "dev-06": "not_deployed"}
+    assert statuses(got["recover halting 7"]["json"]) == {
+        **dict.fromkeys(HOSTS[:5], "rolled_back"), "dev-06": "unchanged"}
 
     zone_worker = {h: {WORKER_OF[z]} for h, z in ZONES.items()}
     assert tasks.workers() == zone_worker  # every task of every command
