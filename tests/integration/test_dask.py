@@ -6,8 +6,8 @@ no nanny, so a SIGKILL is final) run on 127.0.0.1 for this module
 decision; the run log must show where each host's steps ran (its connect step
 names the worker). ``test_dask_verbs.py`` holds the other commands.
 
-Run under the shared lock: ``flock /tmp/fleet-integration.lock python3 -m pytest
-tests/integration/test_dask.py``.
+Nothing else may use the test fleet meanwhile: a test pauses some of its
+containers.
 """
 
 from __future__ import annotations

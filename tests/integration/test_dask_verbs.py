@@ -3,8 +3,7 @@
 exactly as the embedded default does; the canary bake samples on workers too.
 
 The same cluster as ``test_dask.py`` (``dask_support``), one per module.
-Run under the shared lock: ``flock /tmp/fleet-integration.lock python3 -m pytest
-tests/integration/test_dask_verbs.py``.
+Nothing else may use the test fleet meanwhile.
 """
 
 from __future__ import annotations
