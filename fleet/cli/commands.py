@@ -38,10 +38,9 @@ from fleet.config.playbook import Playbook, load_playbook
 from fleet.config.release import build_release
 from fleet.config.units import parse_duration
 from fleet.engine.connections import Connector, connect
-from fleet.engine.hostwork import HostWork
+from fleet.engine.hostwork import Place
 from fleet.engine.interrupts import Interrupt
 from fleet.engine.limits import ensure_open_files, open_files_needed
-from fleet.engine.pipeline import HostJob
 from fleet.engine.watch import Alert, SampleLog
 from fleet.errors import ConfigError
 from fleet.events import Broadcast, EventSink
@@ -87,62 +86,78 @@ def rollout(playbook: Path, inventories: Sequence[Path], limit: str | None, as_j
     password = _become_password(ask_become_pass)
     connector = _connector(pb, accept_new_hosts, password)
     run_id = new_run_id()
-    if dry_run:
-        _finish(run_id, as_json, lambda sink, _: check(target, connector, sink, run_id=run_id,
-                                                        forks=pb.strategy.forks, diff=diff),
-                verbose=verbose)
-        return
-    notifier = _notifier(pb, notify)
-    held = hosts_on_release(RUNS_DIR, pb.name, target.release.id)
-    close, remote = _guard(lambda: _cluster(scheduler, target, pb, accept_new_hosts, password)) \
-        if scheduler else (None, None)
+    notifier = None if dry_run else _notifier(pb, notify)
+    held = () if dry_run else hosts_on_release(RUNS_DIR, pb.name, target.release.id)
+    close, place = _place(scheduler, target, pb, accept_new_hosts, password)
     try:
-        _finish(run_id, as_json, lambda sink, interrupt: rollout_fleet(
-            target, plan, connector, sink, run_id=run_id, canary_only=canary_only,
-            interrupt=interrupt, on_release=held, remote=remote), verbose=verbose,
-            notifier=notifier)
+        if dry_run:
+            _finish(run_id, as_json, lambda sink, _: check(
+                target, connector, sink, run_id=run_id, forks=pb.strategy.forks, diff=diff,
+                place=place), verbose=verbose)
+        else:
+            _finish(run_id, as_json, lambda sink, interrupt: rollout_fleet(
+                target, plan, connector, sink, run_id=run_id, canary_only=canary_only,
+                interrupt=interrupt, on_release=held, place=place), verbose=verbose,
+                notifier=notifier)
     finally:
-        if close is not None:
-            close()
+        close()
 
 
 def rollback(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
              accept_new_hosts: bool, ask_become_pass: bool, to: str | None,
              force: bool, *, forks: int | None = None, verbose: bool = False,
-             notify: Notify | None = None) -> None:
+             scheduler: str | None = None, notify: Notify | None = None) -> None:
     """``fleet rollback``: see :func:`fleet.cli.main.rollback_cmd`."""
     target, pb, _ = _load(playbook, inventories, limit, forks, keeps_every_host=True)
-    connector = _connector(pb, accept_new_hosts, _become_password(ask_become_pass))
+    password = _become_password(ask_become_pass)
+    connector = _connector(pb, accept_new_hosts, password)
     notifier = _notifier(pb, notify)
     run_id = new_run_id()
-    _finish(run_id, as_json, lambda sink, _: rollback_fleet(
-        pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=to, force=force,
-        forks=pb.strategy.forks, timeout=pb.timeouts.command,
-        expect=expected_release(RUNS_DIR, pb.name)), verbose=verbose, notifier=notifier)
+    close, place = _place(scheduler, target, pb, accept_new_hosts, password)
+    try:
+        _finish(run_id, as_json, lambda sink, _: rollback_fleet(
+            pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, to=to,
+            force=force, forks=pb.strategy.forks, timeout=pb.timeouts.command,
+            expect=expected_release(RUNS_DIR, pb.name), place=place), verbose=verbose,
+            notifier=notifier)
+    finally:
+        close()
 
 
 def recover(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
             accept_new_hosts: bool, ask_become_pass: bool, only: str | None, *,
             forks: int | None = None, verbose: bool = False,
-            notify: Notify | None = None) -> None:
+            scheduler: str | None = None, notify: Notify | None = None) -> None:
     """``fleet recover``: see :func:`fleet.cli.main.recover_cmd`."""
     target, pb, _ = _load(playbook, inventories, limit, forks, keeps_every_host=True)
-    connector = _connector(pb, accept_new_hosts, _become_password(ask_become_pass))
+    password = _become_password(ask_become_pass)
+    connector = _connector(pb, accept_new_hosts, password)
     notifier = _notifier(pb, notify)
     run_id = new_run_id()
-    _finish(run_id, as_json, lambda sink, _: recover_fleet(
-        pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, only=only,
-        forks=pb.strategy.forks, timeout=pb.timeouts.command), verbose=verbose,
-        notifier=notifier)
+    close, place = _place(scheduler, target, pb, accept_new_hosts, password)
+    try:
+        _finish(run_id, as_json, lambda sink, _: recover_fleet(
+            pb.name, pb.target, target.hosts, connector, sink, run_id=run_id, only=only,
+            forks=pb.strategy.forks, timeout=pb.timeouts.command, place=place),
+            verbose=verbose, notifier=notifier)
+    finally:
+        close()
 
 
 def status(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
-           accept_new_hosts: bool, ask_become_pass: bool, *, forks: int | None = None) -> None:
+           accept_new_hosts: bool, ask_become_pass: bool, *, forks: int | None = None,
+           scheduler: str | None = None) -> None:
     """``fleet status``: see :func:`fleet.cli.main.status_cmd`."""
     target, pb, _ = _load(playbook, inventories, limit, forks)
-    connector = _connector(pb, accept_new_hosts, _become_password(ask_become_pass))
-    result = status_fleet(pb.name, pb.target, target.hosts, connector,
-                          forks=pb.strategy.forks, timeout=pb.timeouts.command)
+    password = _become_password(ask_become_pass)
+    connector = _connector(pb, accept_new_hosts, password)
+    close, place = _place(scheduler, target, pb, accept_new_hosts, password)
+    try:
+        result = status_fleet(pb.name, pb.target, target.hosts, connector,
+                              forks=pb.strategy.forks, timeout=pb.timeouts.command,
+                              place=place, run_id=new_run_id())
+    finally:
+        close()
     status_table(result, _console(stderr=True))
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
@@ -236,10 +251,19 @@ def inventory(inventories: Sequence[Path], limit: str | None, as_list: bool,
                                     ensure_ascii=False) + "\n")
 
 
+def _place(scheduler: str | None, target: Target, pb: Playbook, accept_new_hosts: bool,
+           password: str | None) -> tuple[Callable[[], None], Place | None]:
+    """Where the command's per-host work runs: threads here (None) without
+    ``--scheduler``, else the Dask cluster's workers; and how to let go of it.
+    Exit 2 when the cluster cannot serve the run (see :func:`_cluster`)."""
+    if not scheduler:
+        return (lambda: None), None
+    return _guard(lambda: _cluster(scheduler, target, pb, accept_new_hosts, password))
+
+
 def _cluster(address: str, target: Target, pb: Playbook, accept_new_hosts: bool,
-             password: str | None) -> tuple[Callable[[], None], Callable[[HostJob], HostWork]]:
-    """How to let go of the Dask cluster of ``--scheduler``, and what sends a run's
-    hosts to it.
+             password: str | None) -> tuple[Callable[[], None], Place]:
+    """How to let go of the Dask cluster of ``--scheduler``, and the place on it.
 
     Raises:
         ConfigError: Dask is not installed, or see :func:`fleet.distributed.cluster.open_cluster`.
@@ -247,16 +271,16 @@ def _cluster(address: str, target: Target, pb: Playbook, accept_new_hosts: bool,
     try:
         from fleet.distributed.cluster import (
             ConnectSettings,
+            DaskPlace,
             close_cluster,
             open_cluster,
-            work_factory,
         )
     except ImportError as exc:
         raise ConfigError(f"--scheduler needs Dask distributed ({exc.name} is missing): "
                           "pip install 'fleet[dask]'", file="--scheduler") from None
     settings = ConnectSettings(pb.timeouts.connect, accept_new_hosts, password)
     client = open_cluster(address, target.hosts, settings)
-    return partial(close_cluster, client), work_factory(client, settings, pb.strategy.forks)
+    return partial(close_cluster, client), DaskPlace(client, settings)
 
 
 def _become_password(ask: bool) -> str | None:

@@ -52,6 +52,14 @@ def main() -> None:
     """fleet: roll files out to many machines over SSH, safely."""
 
 
+def _scheduler(fn: Callable[..., None]) -> Callable[..., None]:
+    """``--scheduler`` (env FLEET_SCHEDULER): where each host's work runs."""
+    return click.option(
+        "--scheduler", default=None, envvar="FLEET_SCHEDULER", metavar="tcp://HOST:8786",
+        help="Run each host's work on a Dask worker of its fleet_zone; decisions stay "
+             "here (fleet[dask]; env FLEET_SCHEDULER).")(fn)
+
+
 @main.command("rollout")
 @_common
 @_notify
@@ -60,9 +68,7 @@ def main() -> None:
               help="Show per host what would change; touch nothing.")
 @click.option("--diff", "diff", is_flag=True,
               help="With --check: a unified diff per file that would be replaced or made.")
-@click.option("--scheduler", default=None, envvar="FLEET_SCHEDULER", metavar="tcp://HOST:8786",
-              help="Run each host's steps on a Dask worker of its fleet_zone (fleet[dask]; "
-                   "env FLEET_SCHEDULER).")
+@_scheduler
 def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                 accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
                 verbose: bool, notify: Sequence[str], no_notify: bool, canary_only: bool,
@@ -83,16 +89,17 @@ def rollout_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
               help="Walk each host back until it is on this release.")
 @click.option("--force", is_flag=True,
               help="Roll back even files changed by hand since the rollout (drift).")
+@_scheduler
 def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                  accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
                  verbose: bool, notify: Sequence[str], no_notify: bool, to: str | None,
-                 force: bool) -> None:
+                 force: bool, scheduler: str | None) -> None:
     """Undo the newest release on the selected hosts, from the backups on the hosts."""
     from fleet.cli import commands
     from fleet.cli.notifier import Notify
 
     commands.rollback(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass, to,
-                      force, forks=forks, verbose=verbose,
+                      force, forks=forks, verbose=verbose, scheduler=scheduler,
                       notify=Notify(notify, no_notify))
 
 
@@ -101,9 +108,11 @@ def rollback_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None,
 @_notify
 @click.option("--run", "only", default=None, metavar="RUN_ID",
               help="Recover only this run (default: every unfinished run found).")
+@_scheduler
 def recover_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                 accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
-                verbose: bool, notify: Sequence[str], no_notify: bool, only: str | None) -> None:
+                verbose: bool, notify: Sequence[str], no_notify: bool, only: str | None,
+                scheduler: str | None) -> None:
     """After a controller died mid-run: roll back every host the unfinished run touched.
 
     Run it only when no other fleet run is in progress.
@@ -112,19 +121,21 @@ def recover_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, 
     from fleet.cli.notifier import Notify
 
     commands.recover(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass, only,
-                     forks=forks, verbose=verbose, notify=Notify(notify, no_notify))
+                     forks=forks, verbose=verbose, scheduler=scheduler,
+                     notify=Notify(notify, no_notify))
 
 
 @main.command("status")
 @_common
+@_scheduler
 def status_cmd(playbook: Path, inventories: Sequence[Path], limit: str | None, as_json: bool,
                accept_new_hosts: bool, ask_become_pass: bool, forks: int | None,
-               verbose: bool) -> None:
+               verbose: bool, scheduler: str | None) -> None:
     """Per host: current release, when, which run, drift, unfinished runs. Read-only."""
     from fleet.cli import commands
 
     commands.status(playbook, inventories, limit, as_json, accept_new_hosts, ask_become_pass,
-                    forks=forks)
+                    forks=forks, scheduler=scheduler)
 
 
 @main.command("monitor")

@@ -8,29 +8,22 @@ before any host is contacted.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from distributed import Client
 
-from fleet.distributed.task import TaskSpec
-from fleet.distributed.work import DaskWork, check_zones
+from fleet.distributed.fanout import DaskFanout
+from fleet.distributed.task import ConnectSettings
+from fleet.distributed.work import DaskWork
+from fleet.distributed.zones import check_zones
+from fleet.engine.fanout import Fanout
 from fleet.engine.hostwork import HostWork
 from fleet.engine.pipeline import HostJob
 from fleet.errors import ConfigError
 from fleet.inventory.model import Host
 
 ENV_SCHEDULER = "FLEET_SCHEDULER"
-
-
-@dataclass(frozen=True)
-class ConnectSettings:
-    """How workers connect to hosts (the same settings as the controller's connector)."""
-
-    connect_timeout: float
-    accept_new_hosts: bool
-    become_password: str | None
+__all__ = ["ConnectSettings", "DaskPlace", "close_cluster", "open_cluster"]
 
 
 def open_cluster(address: str, hosts: Sequence[Host], settings: ConnectSettings) -> Client:
@@ -65,19 +58,19 @@ def close_cluster(client: Client) -> None:
     client.close()
 
 
-def work_factory(client: Client, settings: ConnectSettings, forks: int
-                 ) -> Callable[[HostJob], HostWork]:
-    """What the rollout calls to send its hosts' steps to ``client``'s workers."""
+class DaskPlace:
+    """A :class:`~fleet.engine.hostwork.Place` on the Dask cluster of ``client``: a
+    rollout's hosts and every command's per-host reads and undos run on workers
+    of the hosts' zones, connecting with ``settings``."""
 
-    def make(job: HostJob) -> HostWork:
-        token = secrets.token_hex(4)
-        spec = TaskSpec(run_id=job.ctx.run_id, ctx=job.ctx, command_timeout=job.timeout,
-                        connect_timeout=settings.connect_timeout,
-                        accept_new_hosts=settings.accept_new_hosts,
-                        become_password=settings.become_password,
-                        roll_back_failed=job.roll_back_failed,
-                        topic=f"fleet-events-{job.ctx.run_id}-{token}",
-                        stop_name=f"fleet-stop-{job.ctx.run_id}-{token}")
-        return DaskWork(client, job, spec, forks)
+    def __init__(self, client: Client, settings: ConnectSettings) -> None:
+        self._client = client
+        self._settings = settings
 
-    return make
+    def work(self, job: HostJob, forks: int) -> HostWork:
+        """See :meth:`fleet.engine.hostwork.Place.work`."""
+        return DaskWork(self._client, job, self._settings, forks)
+
+    def fanout(self, run_id: str) -> Fanout:
+        """See :meth:`fleet.engine.hostwork.Place.fanout`."""
+        return DaskFanout(self._client, self._settings, run_id)

@@ -1,6 +1,8 @@
 """Where each host's steps run: :class:`ThreadWork` (threads of this process, the
 default) or a Dask cluster (:mod:`fleet.distributed.work`); the orchestrator
-decides, this only carries out.
+decides, this only carries out. A :class:`Place` gives both kinds of per-host
+work a command has: a rollout's (:class:`HostWork`) and the reads and undos of
+the other commands and of the canary bake (:class:`~fleet.engine.fanout.Fanout`).
 
 A :class:`HostWork` starts one host's deploy or in-run rollback and hands back a
 future of its :class:`~fleet.results.HostOutcome`; it never raises a
@@ -13,6 +15,8 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
+from fleet.engine.connections import Connector
+from fleet.engine.fanout import Fanout, ThreadFanout
 from fleet.engine.pipeline import HostJob, roll_back_after_halt, run_host
 from fleet.inventory.model import Host
 from fleet.results import HostOutcome
@@ -61,3 +65,30 @@ class ThreadWork:
     def close(self) -> None:
         """See :meth:`HostWork.close`."""
         self._pool.shutdown(wait=True)
+
+
+class Place(Protocol):
+    """Where a command's per-host work runs; the command decides everything else."""
+
+    def work(self, job: HostJob, forks: int) -> HostWork:
+        """Where a rollout's hosts run their pipelines (closed by the caller)."""
+        ...
+
+    def fanout(self, run_id: str) -> Fanout:
+        """Where ``run_id``'s per-host reads and undos run (closed by the caller)."""
+        ...
+
+
+class Here:
+    """Every host's work in threads of this process, connecting with ``connector``."""
+
+    def __init__(self, connector: Connector) -> None:
+        self._connector = connector
+
+    def work(self, job: HostJob, forks: int) -> HostWork:
+        """See :meth:`Place.work`: a :class:`ThreadWork` (``job`` holds the connections)."""
+        return ThreadWork(job, forks)
+
+    def fanout(self, run_id: str) -> Fanout:
+        """See :meth:`Place.fanout`: a :class:`~fleet.engine.fanout.ThreadFanout`."""
+        return ThreadFanout(self._connector)

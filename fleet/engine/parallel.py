@@ -11,6 +11,7 @@ import queue
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 from fleet.engine.interrupts import Interrupt
 from fleet.errors import FleetError, reason
@@ -18,10 +19,11 @@ from fleet.events import EventSink, HostFinished
 from fleet.inventory.model import Host
 from fleet.results import HostOutcome, HostStatus
 
+T = TypeVar("T")
 _POLL_S = 0.1  # how often the wait loop looks at the interrupt flag
 
 
-def wait_all(futures: Iterable[Future[HostOutcome]], on_done: Callable[[HostOutcome], None],
+def wait_all(futures: Iterable[Future[T]], on_done: Callable[[T], None],
              on_interrupt: Callable[[], None], interrupt: Interrupt | None = None) -> None:
     """Wait for every future, calling ``on_done`` per result. A signal (``interrupt``
     set, or a KeyboardInterrupt where no handler is installed) calls ``on_interrupt``
@@ -30,14 +32,14 @@ def wait_all(futures: Iterable[Future[HostOutcome]], on_done: Callable[[HostOutc
     Each finished future lands in a queue: the cost per host is constant, however
     many are pending (``concurrent.futures.wait`` walks them all on every call).
     """
-    finished: queue.SimpleQueue[Future[HostOutcome]] = queue.SimpleQueue()
+    finished: queue.SimpleQueue[Future[T]] = queue.SimpleQueue()
     pending = 0
     for started in futures:
         pending += 1
         started.add_done_callback(finished.put)
     told = False
     while pending:
-        future: Future[HostOutcome] | None
+        future: Future[T] | None
         try:
             future = finished.get(timeout=_POLL_S)
         except queue.Empty:

@@ -143,6 +143,7 @@ def _deploy(host: Host, job: HostJob) -> HostOutcome:
     try:
         runner.boundary()
         runner.transport = runner.step("connect", lambda: job.get_transport(host))
+        runner.boundary()  # connected after a halt: leave the host untouched
         together = len(job.payload) <= STAGE_WITH_PREPARE and host.name not in job.on_release
         answer: list[CommandResult] = []
         try:

@@ -3,68 +3,72 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from functools import partial
 
-from fleet.engine.connections import Connections
-from fleet.engine.parallel import parallel
-from fleet.events import Discard, EventSink, RunFinished, StepFinished, StepStarted
+from fleet.engine.fanout import Fanout, HostCall, Unread
+from fleet.events import EventSink, HostFinished, RunFinished, StepFinished, StepStarted
 from fleet.inventory.model import Host
 from fleet.remote import probe
 from fleet.remote.liveness import is_live, this_controller
 from fleet.results import HostOutcome, HostStatus, Outcome, RunResult, in_order
-from fleet.transport.base import send
+from fleet.transport.base import Script, Transport, send
 
 
-@dataclass(frozen=True)
-class Unread:
-    """Why a host's state could not be read; ``connected``: it answered (so it is not
-    unreachable: the probe failed or its answer was cut off)."""
-
-    error: str
-    connected: bool
-
-
-def probe_all(name: str, target: str, hosts: Sequence[Host], connections: Connections,
+def probe_all(name: str, target: str, hosts: Sequence[Host], fanout: Fanout,
               timeout: float, forks: int, sink: EventSink, *, keep_open: bool = True
               ) -> tuple[dict[str, probe.DeploymentState], dict[str, Unread]]:
     """Probe every host; return the states read and, per host not read, why.
 
     ``keep_open``: leave each connection open for the work that follows (else
     it is closed as soon as its host is read)."""
-    states: dict[str, probe.DeploymentState] = {}
-    connected: set[str] = set()
-    script = probe.script(name, target)
-
-    def one(host: Host, started: float) -> HostOutcome:
-        transport = connections.get(host)
-        connected.add(host.name)
-        sink.emit(StepStarted(host.name, "probe"))
-        result = send(transport, script, timeout=timeout)
-        states[host.name] = probe.parse(result, host.name)
-        if not keep_open:
-            connections.drop(host)
-        sink.emit(StepFinished(host.name, "probe", True, time.monotonic() - started))
-        return HostOutcome(host.name, HostStatus.UNCHANGED)
-
-    unread = read_or_why(parallel(hosts, one, forks, Discard()).values(), connected, sink,
-                         "probe")
-    return states, unread
+    call = partial(probe_host, script=probe.script(name, target), timeout=timeout)
+    got = fanout.each([(h, call) for h in hosts], sink, forks=forks, keep_open=keep_open)
+    states = {n: r for n, r in got.items() if not isinstance(r, Unread)}
+    return states, read_or_why(hosts, got, sink, "probe")
 
 
-def read_or_why(outcomes: Iterable[HostOutcome], connected: set[str], sink: EventSink,
+def probe_host(host: Host, transport: Transport, sink: EventSink, started: float, *,
+               script: Script, timeout: float) -> probe.DeploymentState:
+    """Read one host's deployment state (a :data:`~fleet.engine.fanout.HostCall`).
+
+    Raises:
+        FleetError: the probe failed or its answer could not be read.
+    """
+    sink.emit(StepStarted(host.name, "probe"))
+    state = probe.parse(send(transport, script, timeout=timeout), host.name)
+    sink.emit(StepFinished(host.name, "probe", True, time.monotonic() - started))
+    return state
+
+
+def read_or_why(hosts: Sequence[Host], got: Mapping[str, object], sink: EventSink,
                 step: str) -> dict[str, Unread]:
     """Why each host a read-out of every host (``probe_all`` and its kin) could not
-    read failed: its error, and whether it had connected (``error``, not
-    ``unreachable``); each such host's ``step`` is reported as failed."""
+    read failed, in host order; each such host's ``step`` is reported as failed."""
     unread: dict[str, Unread] = {}
-    for outcome in outcomes:
-        if outcome.status is HostStatus.FAILED:
-            unread[outcome.name] = Unread(outcome.error or "unreachable",
-                                          outcome.name in connected)
-            sink.emit(StepFinished(outcome.name, step, False, outcome.duration,
-                                   error=outcome.error))
+    for host in hosts:
+        why = got.get(host.name)
+        if isinstance(why, Unread):
+            unread[host.name] = why
+            sink.emit(StepFinished(host.name, step, False, why.duration, error=why.error))
     return unread
+
+
+def outcomes_of(fanout: Fanout, calls: Sequence[tuple[Host, HostCall[HostOutcome]]],
+                sink: EventSink, forks: int) -> dict[str, HostOutcome]:
+    """Make ``calls`` that each end in the host's outcome (an undo); a call that
+    failed outright is a ``failed`` outcome with why. Each host's ``HostFinished``
+    goes to ``sink`` as soon as its outcome is in."""
+    done: dict[str, HostOutcome] = {}
+
+    def finished(host: Host, result: HostOutcome | Unread) -> None:
+        outcome = HostOutcome(host.name, HostStatus.FAILED, result.duration,
+                              error=result.error) if isinstance(result, Unread) else result
+        done[host.name] = outcome
+        sink.emit(HostFinished(host.name, outcome.status, outcome.duration, outcome.error))
+
+    fanout.each(calls, sink, forks=forks, on_result=finished)
+    return done
 
 
 def runs_to_undo(state: probe.DeploymentState, unfinished: set[str]) -> list[str]:

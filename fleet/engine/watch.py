@@ -11,18 +11,18 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO
 
 from fleet.config.playbook import HealthCheck
-from fleet.engine.connections import Connections, Connector
-from fleet.errors import FleetError
+from fleet.engine.fanout import Fanout, Unread
+from fleet.events import Discard, EventSink
 from fleet.inventory.model import Host
 from fleet.remote.health import Level, Sample, Schedule, limits, sample_host
 from fleet.runlog.journal import open_private
-from fleet.transport.base import Script
+from fleet.transport.base import Script, Transport
 
 
 @dataclass(frozen=True)
@@ -117,53 +117,59 @@ class Watch:
     its hosts and checks: the playbook, the release, the purpose, the run."""
 
 
-def watch(spec: Watch, connector: Connector, tracker: Tracker, log: SampleLog, *,
+def watch(spec: Watch, fanout: Fanout, tracker: Tracker, log: SampleLog, *,
           stop: threading.Event, on_round: Callable[[list[Sample], list[Alert]], None]) -> int:
     """Sample every host until ``duration``, ``stop``, Ctrl-C, or the tracker triggers.
 
+    Each round samples every host through ``fanout`` (threads here over kept
+    connections, or Dask workers); a host whose sample failed is connected
+    afresh in the next round.
+
     Returns the number of sampling rounds taken.
     """
-    connections = Connections(connector)
     start = time.monotonic()
     rounds = 0
-
-    def one(host: Host) -> Sample:
-        try:
-            transport = connections.get(host)
-        except FleetError as exc:
-            return Sample(host.name, time.time(), (), error=str(exc))
-        sample = sample_host(host.name, transport, spec.script, spec.checks, spec.timeout)
-        if sample.error is not None:
-            connections.drop(host)  # reconnect on the next round
-        return sample
-
+    call = partial(sample_call, script=spec.script, checks=spec.checks, timeout=spec.timeout)
     log.write("watch", {"ts": time.time(), **spec.about,
                         "hosts": [h.name for h in spec.hosts],
                         "checks": [asdict(limits(c)) for c in spec.checks],
                         "rollback_on": tracker.rollback_on.value if tracker.rollback_on else None,
                         "grace": tracker.grace})
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(spec.forks, len(spec.hosts)))) as pool:
-            while not stop.is_set():
-                samples = list(pool.map(one, spec.hosts))
-                rounds += 1
-                alerts = tracker.update(samples)
-                for sample in samples:
-                    log.write("sample", {"host": sample.host, "ts": sample.ts,
-                                         "level": sample.level.value, "error": sample.error,
-                                         "readings": [asdict(r) for r in sample.readings]})
-                for alert in alerts:
-                    log.write("alert", asdict(alert))
-                on_round(samples, alerts)
-                elapsed = time.monotonic() - start
-                if tracker.triggered or (spec.duration is not None and elapsed >= spec.duration):
-                    break
-                wait = spec.schedule.interval_at(elapsed)
-                if spec.duration is not None:
-                    wait = min(wait, max(0.0, spec.duration - elapsed))
-                stop.wait(wait)
+        while not stop.is_set():
+            got = fanout.each([(h, call) for h in spec.hosts], Discard(), forks=spec.forks,
+                              keep_open=lambda sample: sample.error is None)
+            samples = [_sample_of(host.name, got[host.name]) for host in spec.hosts]
+            rounds += 1
+            alerts = tracker.update(samples)
+            for sample in samples:
+                log.write("sample", {"host": sample.host, "ts": sample.ts,
+                                     "level": sample.level.value, "error": sample.error,
+                                     "readings": [asdict(r) for r in sample.readings]})
+            for alert in alerts:
+                log.write("alert", asdict(alert))
+            on_round(samples, alerts)
+            elapsed = time.monotonic() - start
+            if tracker.triggered or (spec.duration is not None and elapsed >= spec.duration):
+                break
+            wait = spec.schedule.interval_at(elapsed)
+            if spec.duration is not None:
+                wait = min(wait, max(0.0, spec.duration - elapsed))
+            stop.wait(wait)
     except KeyboardInterrupt:
         stop.set()
-    finally:
-        connections.close_all()
     return rounds
+
+
+def sample_call(host: Host, transport: Transport, sink: EventSink, started: float, *,
+                script: Script, checks: tuple[HealthCheck, ...], timeout: float) -> Sample:
+    """Sample one host once (a :data:`~fleet.engine.fanout.HostCall`; never raises a
+    FleetError: a host that cannot be read is an ``error`` sample)."""
+    return sample_host(host.name, transport, script, checks, timeout)
+
+
+def _sample_of(host: str, got: Sample | Unread) -> Sample:
+    """The host's sample, or an unreachable one when it could not be connected to."""
+    if isinstance(got, Unread):
+        return Sample(host, time.time(), (), error=got.error, connected=got.connected)
+    return got

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from fleet.engine.connections import Connector
+from fleet.engine.fanout import ThreadFanout
 from fleet.engine.watch import Alert, SampleLog, Tracker, Watch, watch
 from fleet.remote.health import Level, Sample, Schedule, health_script
 from fleet.results import RunResult
@@ -84,8 +85,12 @@ def monitor_fleet(target: Target, connector: Connector, spec: MonitorSpec, log: 
         alerts.extend(new)
         on_round(samples, new)
 
+    fanout = ThreadFanout(connector)
     try:
-        rounds = watch(watching, connector, tracker, log, stop=stop, on_round=each_round)
+        try:
+            rounds = watch(watching, fanout, tracker, log, stop=stop, on_round=each_round)
+        finally:
+            fanout.close()
         result = None
         if tracker.triggered:
             started = time.time()

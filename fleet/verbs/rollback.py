@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 
-from fleet.engine.connections import Connections, Connector
-from fleet.engine.parallel import parallel
+from fleet.engine.connections import Connector
+from fleet.engine.fanout import Fanout, Unread
+from fleet.engine.hostwork import Here, Place
 from fleet.engine.survey import (
-    Unread,
     live_runs,
+    outcomes_of,
     probe_all,
     read_or_why,
     refuse_live,
@@ -28,7 +30,6 @@ from fleet.engine.survey import (
 )
 from fleet.errors import FleetError, RollbackFailed, RunIsLive, reason
 from fleet.events import (
-    Discard,
     EventSink,
     RollbackStarted,
     RunFinished,
@@ -38,33 +39,38 @@ from fleet.events import (
 )
 from fleet.inventory.model import Host
 from fleet.remote import probe, rollback
+from fleet.remote.liveness import Owner, this_controller
 from fleet.results import HostOutcome, HostStatus, RunResult, in_order
-from fleet.transport.base import send
+from fleet.transport.base import Transport, send
 
 _MAX_STEPS = 100  # --to never walks further back than this many releases
 
 
 def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Connector,
                    sink: EventSink, *, run_id: str, to: str | None, force: bool, forks: int,
-                   timeout: float, expect: str | None = None) -> RunResult:
+                   timeout: float, expect: str | None = None,
+                   place: Place | None = None) -> RunResult:
     """Undo the newest release on the selected hosts (or walk back ``to`` a release).
 
     With ``expect`` (the release the controller's own run log last rolled out)
     each host undoes it in the same round trip as its probe when it is that
     host's newest release and nothing is unfinished there; only the other
     hosts take a second round trip, decided from every host's answer.
+
+    Each host's probe and undo run where ``place`` says (default: threads here,
+    connecting with ``connector``); every decision is taken here.
     """
     start = time.monotonic()
     sink.emit(RunStarted(run_id, "rollback", name, None, tuple(h.name for h in hosts), ()))
-    connections = Connections(connector)
+    fanout = (place or Here(connector)).fanout(run_id)
     try:
         rb_start = time.monotonic()
         if expect and not to:
-            states, unread, early = _undo_if_newest(name, target, hosts, connections, sink,
+            states, unread, early = _undo_if_newest(name, target, hosts, fanout, sink,
                                                     run_id=run_id, expect=expect, force=force,
                                                     forks=forks, timeout=timeout)
         else:
-            states, unread = probe_all(name, target, hosts, connections, timeout, forks, sink)
+            states, unread = probe_all(name, target, hosts, fanout, timeout, forks, sink)
             early = {}
         live = live_runs(states)
         if live:
@@ -74,21 +80,15 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
         goal_note = f"to {to}" if to else f"off {newest or 'nothing'}"
         todo = [h for h in hosts if h.name in states and h.name not in early
                 and _needs_undo(states[h.name], newest, to)]
-        connections.keep_only({h.name for h in todo})  # the others are done
+        fanout.keep_only({h.name for h in todo})  # the others are done
         sink.emit(RollbackStarted(tuple(h.name for h in todo)))
-
-        def one(host: Host, started: float) -> HostOutcome:
-            try:
-                return _undo_host(host, states[host.name], connections, run_id, name, target,
-                                  newest=newest, to=to, force=force, timeout=timeout,
-                                  sink=sink, started=started)
-            finally:
-                connections.drop(host)
-
-        done = {**early, **parallel(todo, one, forks, sink)}
+        calls = [(h, partial(_undo_host, state=states[h.name], run_id=run_id, name=name,
+                             target=target, newest=newest, to=to, force=force,
+                             timeout=timeout, owner=this_controller())) for h in todo]
+        done = {**early, **outcomes_of(fanout, calls, sink, forks)}
         rollback_duration = time.monotonic() - rb_start
     finally:
-        connections.close_all()
+        fanout.close()
     outcomes, outcome = settle(hosts, done, states, unread, empty=HostStatus.NOT_DEPLOYED)
     duration = time.monotonic() - start
     sink.emit(RunFinished(run_id, outcome, duration, rollback_duration))
@@ -97,7 +97,16 @@ def rollback_fleet(name: str, target: str, hosts: Sequence[Host], connector: Con
                      rollback_duration=rollback_duration, goal=goal_note)
 
 
-def _undo_if_newest(name: str, target: str, hosts: Sequence[Host], connections: Connections,
+@dataclass(frozen=True)
+class _Newest:
+    """A host's answer to the probe that undoes ``expect`` where it is the newest:
+    its state as before any undo, and its outcome if it undid (or failed to)."""
+
+    state: probe.DeploymentState
+    early: HostOutcome | None
+
+
+def _undo_if_newest(name: str, target: str, hosts: Sequence[Host], fanout: Fanout,
                     sink: EventSink, *, run_id: str, expect: str, force: bool, forks: int,
                     timeout: float
                     ) -> tuple[dict[str, probe.DeploymentState], dict[str, Unread],
@@ -106,44 +115,44 @@ def _undo_if_newest(name: str, target: str, hosts: Sequence[Host], connections: 
     host's newest release (:func:`fleet.remote.rollback.newest_script`). Returns
     every state read (as before any undo), why the others were not read, and the
     outcome of each host that undid."""
-    states: dict[str, probe.DeploymentState] = {}
-    early: dict[str, HostOutcome] = {}
-    connected: set[str] = set()
+    call = partial(_probe_and_undo, name=name, target=target, run_id=run_id, expect=expect,
+                   force=force, timeout=timeout, owner=this_controller())
+    # a host done with (it undid, or failed to) lets go of its connection at once:
+    # at most forks stay open for it
+    got = fanout.each([(h, call) for h in hosts], sink, forks=forks,
+                      keep_open=lambda answer: answer.early is None)
+    states = {n: a.state for n, a in got.items() if not isinstance(a, Unread)}
+    early = {n: a.early for n, a in got.items()
+             if not isinstance(a, Unread) and a.early is not None}
+    return states, read_or_why(hosts, got, sink, "rollback"), early
 
-    def one(host: Host, started: float) -> HostOutcome:
-        transport = connections.get(host)
-        connected.add(host.name)
-        sink.emit(StepStarted(host.name, "rollback"))
-        script = rollback.newest_script(name, target, run_id, expect, force=force,
-                                        command_timeout=timeout)
-        answer = rollback.parse_newest(send(transport, script, timeout=timeout), host.name)
-        states[host.name] = answer.state
-        took = time.monotonic() - started
-        undone = answer.undone
-        if undone is None:
-            sink.emit(StepFinished(host.name, "rollback", True, took,
-                                   detail=f"not on {expect} alone: decided with the others"))
-        elif isinstance(undone, rollback.RolledBack):
-            sink.emit(StepFinished(host.name, "rollback", True, took,
-                                   detail=f"undid {expect} with the probe, one round trip; now "
-                                          f"on {undone.release or 'nothing'}"))
-            early[host.name] = HostOutcome(host.name, HostStatus.ROLLED_BACK, took,
-                                           touched=True, release=undone.release)
-        else:
-            sink.emit(StepFinished(host.name, "rollback", False, took, error=reason(undone)))
-            status = HostStatus.SKIPPED if isinstance(undone, RunIsLive) \
-                else HostStatus.ROLLBACK_FAILED
-            error = reason(undone) if status is HostStatus.SKIPPED \
-                else f"rollback failed: {reason(undone)}"
-            early[host.name] = HostOutcome(host.name, status, took, error=error,
-                                           touched=status is HostStatus.ROLLBACK_FAILED)
-        if undone is not None:
-            connections.drop(host)  # done with this host: at most forks stay open for it
-        return HostOutcome(host.name, HostStatus.UNCHANGED)
 
-    unread = read_or_why(parallel(hosts, one, forks, Discard()).values(), connected, sink,
-                         "rollback")
-    return states, unread, early
+def _probe_and_undo(host: Host, transport: Transport, sink: EventSink, started: float, *,
+                    name: str, target: str, run_id: str, expect: str, force: bool,
+                    timeout: float, owner: Owner) -> _Newest:
+    """One host's part of :func:`_undo_if_newest` (a :data:`~fleet.engine.fanout.HostCall`;
+    ``owner``: the controller, named by the lock the undo takes)."""
+    sink.emit(StepStarted(host.name, "rollback"))
+    script = rollback.newest_script(name, target, run_id, expect, force=force,
+                                    command_timeout=timeout, owner=owner)
+    answer = rollback.parse_newest(send(transport, script, timeout=timeout), host.name)
+    took = time.monotonic() - started
+    undone = answer.undone
+    if undone is None:
+        sink.emit(StepFinished(host.name, "rollback", True, took,
+                               detail=f"not on {expect} alone: decided with the others"))
+        return _Newest(answer.state, None)
+    if isinstance(undone, rollback.RolledBack):
+        sink.emit(StepFinished(host.name, "rollback", True, took,
+                               detail=f"undid {expect} with the probe, one round trip; now "
+                                      f"on {undone.release or 'nothing'}"))
+        return _Newest(answer.state, HostOutcome(host.name, HostStatus.ROLLED_BACK, took,
+                                                 touched=True, release=undone.release))
+    sink.emit(StepFinished(host.name, "rollback", False, took, error=reason(undone)))
+    status = HostStatus.SKIPPED if isinstance(undone, RunIsLive) else HostStatus.ROLLBACK_FAILED
+    error = reason(undone) if status is HostStatus.SKIPPED else f"rollback failed: {reason(undone)}"
+    return _Newest(answer.state, HostOutcome(host.name, status, took, error=error,
+                                             touched=status is HostStatus.ROLLBACK_FAILED))
 
 
 def _newest(states: Iterable[probe.DeploymentState]) -> str | None:
@@ -175,13 +184,15 @@ def _needs_undo(state: probe.DeploymentState, newest: str | None, to: str | None
     return state.current.release != to if to else state.current.release == newest
 
 
-def _undo_host(host: Host, state: probe.DeploymentState, connections: Connections, run_id: str,
-               name: str, target: str, *, newest: str | None, to: str | None, force: bool,
-               timeout: float, sink: EventSink, started: float) -> HostOutcome:
+def _undo_host(host: Host, transport: Transport, sink: EventSink, started: float, *,
+               state: probe.DeploymentState, run_id: str, name: str, target: str,
+               newest: str | None, to: str | None, force: bool, timeout: float,
+               owner: Owner) -> HostOutcome:
     """Undo the newest release on the host: an unfinished run of it if there is one,
-    else the committed one (or walk back release by release ``to`` a release)."""
+    else the committed one (or walk back release by release ``to`` a release); a
+    :data:`~fleet.engine.fanout.HostCall` (``owner``: the controller, named by the
+    lock each undo takes)."""
     current = state.current
-    transport = connections.get(host)
     steps = 0
 
     def undo(run: str, *, unfinished: bool) -> probe.Current | None:
@@ -191,7 +202,7 @@ def _undo_host(host: Host, state: probe.DeploymentState, connections: Connection
         sink.emit(StepStarted(host.name, "rollback"))
         script = rollback.script(name, target, run_id, run, force=force or unfinished,
                                  missing_ok=unfinished, abandoned=takeover_token(state, run),
-                                 command_timeout=timeout)
+                                 command_timeout=timeout, owner=owner)
         back = rollback.parse(send(transport, script, timeout=timeout),
                               host.name)
         steps += 1

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fleet.engine.connections import Connections, Connector
+from fleet.engine.connections import Connector
+from fleet.engine.hostwork import Here, Place
 from fleet.engine.survey import live_runs, probe_all
 from fleet.events import Discard
 from fleet.inventory.model import Host
@@ -68,15 +69,19 @@ class StatusResult:
 
 
 def status_fleet(name: str, target: str, hosts: Sequence[Host], connector: Connector, *,
-                 forks: int, timeout: float) -> StatusResult:
-    """Probe every host in parallel and report what each holds."""
+                 forks: int, timeout: float, place: Place | None = None,
+                 run_id: str = "status") -> StatusResult:
+    """Probe every host in parallel and report what each holds.
+
+    The probes run where ``place`` says (default: threads here, connecting with
+    ``connector``); ``run_id`` names this read-out there (it writes no run log)."""
     start = time.monotonic()
-    connections = Connections(connector)
+    fanout = (place or Here(connector)).fanout(run_id)
     try:
-        states, unread = probe_all(name, target, hosts, connections, timeout, forks,
-                                   Discard(), keep_open=False)
+        states, unread = probe_all(name, target, hosts, fanout, timeout, forks, Discard(),
+                                   keep_open=False)
     finally:
-        connections.close_all()
+        fanout.close()
     live = live_runs(states)
     reports = []
     for host in hosts:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from testfleet_helpers import (
@@ -26,6 +27,9 @@ from testfleet_helpers import (
     reset_host,
     reset_local_users_host,
 )
+
+if TYPE_CHECKING:
+    from dask_support import Cluster
 
 FLEET_UP_HINT = "bring the test fleet up with: scripts/test-fleet.sh up"
 HERE: Path = Path(__file__).resolve().parent
@@ -117,3 +121,18 @@ def links_host(testfleet: list[str]) -> str:
     the unprivileged local user ``mallory``), reset like ``sudo_host``; returns its
     name. Fails (never skips) if it is not up."""
     return _local_users_host(LINKS_HOST)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A Dask scheduler and its workers of zones ``a`` and ``b`` on 127.0.0.1, for one
+    test module (``dask_support.Cluster``); every process of it ends with the module."""
+    from dask_support import Cluster
+
+    made = Cluster(tmp_path_factory.mktemp("dask"))
+    try:
+        made.worker("a")
+        made.worker("b")
+        yield made
+    finally:
+        made.stop()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fleet.engine.survey import Unread, settle
+from fleet.engine.fanout import Unread
+from fleet.engine.survey import settle
 from fleet.inventory.model import Host
 from fleet.remote.probe import Current, DeploymentState
 from fleet.results import HostOutcome, HostStatus, Outcome
