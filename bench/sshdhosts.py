@@ -6,6 +6,9 @@ host has its own home (its own ``~/.claude`` and ``~/.local/state``). All share
 one host key (``known_hosts`` still has one line per address, as a real fleet's
 would) and log in as the user running the benchmark with one client key.
 
+Needs OpenSSH's ``sshd`` on this machine (the ``openssh-server`` package; its
+own service need not run).
+
 Usage (bench/scale.py drives it)::
 
     python3 bench/sshdhosts.py up 100 [--work DIR]   # idempotent for the same N
@@ -129,6 +132,9 @@ def _ready(addr: str, deadline: float) -> None:
 
 def up(n: int, work: Path, base: int = 10) -> None:
     """Start (or keep) hosts 0..n-1, stop any beyond, reseed every home, write the files."""
+    if not os.access(SSHD, os.X_OK):
+        raise SystemExit(f"sshdhosts: no sshd at {SSHD}; install the openssh-server package "
+                         "(apt-get install openssh-server; its own service need not run)")
     for folder in ("conf", "run", "homes"):
         (work / folder).mkdir(parents=True, exist_ok=True)
     _keys(work)
