@@ -15,6 +15,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.silent_server import SilentServer
+
 TOKEN = "tok-9f2c1e7d5b3a"
 """The secret in every receiver URL of the tests: it must never show anywhere."""
 
@@ -79,46 +81,12 @@ class Receiver:
         self._server.server_close()
 
 
-class Hung:
-    """A TCP server that accepts every connection and never answers (nor reads).
-    Use as a context manager."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port: int = self.sock.getsockname()[1]
-        self.accepted = 0
-        self._held: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+class Hung(SilentServer):
+    """A notification receiver that accepts every connection and never answers
+    (nor reads). Use as a context manager."""
 
     def url(self) -> str:
         return f"json://fleet:{TOKEN}@127.0.0.1:{self.port}/hook"
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            self._held.append(conn)
-
-    def __enter__(self) -> Hung:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        for conn in self._held:
-            conn.close()
-        self.sock.close()
 
 
 def refused_url() -> str:

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from faults import (
     Controller,
-    SilentServer,
     big_source,
     disconnect,
     failed_steps,
@@ -55,6 +54,8 @@ from testfleet_helpers import (
     restore_host,
     run_fleet_json,
 )
+
+from tests.silent_server import SilentServer
 
 TIMEOUTS = {"connect": 3, "command": 8}
 LAST_FILE = example_files()[-1]  # the last file activate renames into place
