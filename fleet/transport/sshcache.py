@@ -38,8 +38,9 @@ _UNMATCHED = re.compile(r"^debug\d: (.+) line \d+: include (.+) matched no files
 _GLOB = re.compile(r"[*?\[]")
 _UNCACHEABLE_MATCH = frozenset({"exec", "localnetwork"})
 _VERSION = 1
-MAX_ENTRIES = 20_000
-"""Answers kept at most (the least recently used go first): about 8 MB."""
+MAX_ENTRIES = 10_000
+"""Answers kept at most (the least recently used go first): about 4 MB. Answers
+whose files changed are dropped whenever the cache is written."""
 
 FIELDS = ("hostname", "port", "user", "identityfile", "identitiesonly", "proxyjump",
           "proxycommand", "hostkeyalias")
@@ -181,14 +182,19 @@ class AnswerCache:
         """The kept answer for ``key`` if nothing it depended on changed."""
         with self._lock:
             entry = self._entries.get(key)
-            if not isinstance(entry, dict):
+            if entry is None or not self._valid(entry):
                 return None
-            deps, text = entry.get("deps"), entry.get("text")
-            if not isinstance(deps, dict) or not isinstance(text, str):
-                return None
-            if any(self._print(path) != want for path, want in deps.items()):
-                return None
-            return text
+            text = entry["text"]
+            return text if isinstance(text, str) else None
+
+    def _valid(self, entry: object) -> bool:
+        """Whether a kept entry is well formed and nothing it depended on changed."""
+        if not isinstance(entry, dict):
+            return False
+        deps, text = entry.get("deps"), entry.get("text")
+        if not isinstance(deps, dict) or not isinstance(text, str):
+            return False
+        return all(self._print(path) == want for path, want in deps.items())
 
     def put(self, key: str, text: str, deps: Iterable[str]) -> None:
         """Keep ``text`` as the answer for ``key``, valid while ``deps`` are unchanged."""
@@ -204,7 +210,9 @@ class AnswerCache:
         with self._lock:
             if not self._dirty:
                 return
-            entries = dict(list(self._entries.items())[-MAX_ENTRIES:])
+            # answers whose files changed can never be used again: they go
+            entries = dict([(key, entry) for key, entry in self._entries.items()
+                            if self._valid(entry)][-MAX_ENTRIES:])
             self._dirty = False
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)

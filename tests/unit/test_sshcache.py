@@ -141,3 +141,19 @@ def test_without_a_config_file_the_answer_depends_on_the_default_files_even_abse
     entries = json.loads(cache.read_text())["entries"]
     (entry,) = entries.values()
     assert set(default_files()) <= set(entry["deps"])
+
+
+def test_answers_whose_files_changed_are_dropped_when_the_cache_is_written(
+        tmp_path: Path, counted_ssh: tuple[str, Path]) -> None:
+    ssh, _ = counted_ssh
+    cache = tmp_path / "cache.json"
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "ssh_config").write_text("Host web1\n  Port 2201\n")
+        _run(ssh, tmp_path / name / "ssh_config", cache)
+    assert len(json.loads(cache.read_text())["entries"]) == 2
+    shutil.rmtree(tmp_path / "a")  # a test's temporary config, gone
+    _run(ssh, tmp_path / "b" / "ssh_config", cache, host="web2")
+    kept = json.loads(cache.read_text())["entries"]
+    assert len(kept) == 2
+    assert not any("/a/ssh_config" in key for key in kept)
