@@ -27,6 +27,14 @@ FAIL_ON_DEV03 = {"type": "command", "run": f'test "$(uname -n)" != {FAILING}', "
 """A check that fails on FAILING only (its hostname), leaving nothing behind."""
 
 
+
+def assert_seconds(message: str, pattern: str, json_seconds: float) -> None:
+    """The message says the same duration as ``--json``: to 2 places there, to 3
+    in ``--json``, each rounded from the same seconds."""
+    said = re.search(pattern, message)
+    assert said is not None, message
+    assert abs(float(said[1]) - json_seconds) <= 0.0051, (message, json_seconds)
+
 def _timed(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], float]:
     started = time.monotonic()
     proc, data = run_fleet_json(*args)
@@ -69,8 +77,8 @@ def test_a_failing_rollout_tells_each_moment_despite_a_hung_and_a_refusing_recei
     assert "dev-01 deployed and validated" in canary
     assert f"Failing host(s): {FAILING}." in halt
     assert data["halt_reason"] in halt
-    assert f"rolled back in {data['rollback_duration_s']:.2f} s." in rollback
-    assert f"finished in {data['duration_s']:.2f} s" in done
+    assert_seconds(rollback, r"rolled back in (\d+\.\d\d) s\.", data["rollback_duration_s"])
+    assert_seconds(done, r"finished in (\d+\.\d\d) s", data["duration_s"])
     assert [p["type"] for p in posts] == ["info", "success", "failure", "warning", "warning"]
     assert receiver.passwords == [TOKEN] * 5
     # the hung one (receiver 1, --notify) and the refusing one (2, FLEET_NOTIFY) are warnings
@@ -104,10 +112,8 @@ def test_rollback_tells_its_duration_and_fleet_notify_alone_is_enough(
     assert [p["title"] for p in posts] == [
         "fleet rollback agents-framework: started",
         "fleet rollback agents-framework: rollback finished, success (exit 0)"]
-    said = re.search(r"The rollback took (\d+\.\d\d) s\.", posts[1]["message"])
-    assert said is not None, posts[1]["message"]
-    # the message shows the seconds to 2 places, --json to 3: the same duration
-    assert abs(float(said[1]) - data["rollback_duration_s"]) <= 0.0051
+    assert_seconds(posts[1]["message"], r"The rollback took (\d+\.\d\d) s\.",
+                   data["rollback_duration_s"])
     assert "6 rolled_back" in posts[1]["message"]
     assert [p["title"] for p in seconds] == [p["title"] for p in posts]
     assert "fleet: warning" not in proc.stderr
